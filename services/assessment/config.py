@@ -1,0 +1,5 @@
+from services.kit.settings import ServiceSettings
+
+
+class AssessmentSettings(ServiceSettings):
+    name: str = "assessment"

@@ -1,0 +1,1 @@
+"""The consent service: Sharing grants, access decisions, safeguarding overrides and the access audit."""

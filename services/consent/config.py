@@ -1,0 +1,5 @@
+from services.kit.settings import ServiceSettings
+
+
+class ConsentSettings(ServiceSettings):
+    name: str = "consent"

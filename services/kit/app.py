@@ -1,0 +1,90 @@
+"""Builds a service's FastAPI app: middleware, problems, health, and a lifespan
+that owns the database, the NATS connection, the outbox relay and the consumers.
+"""
+
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from services.kit import health
+from services.kit.db import Database
+from services.kit.events import deadletters
+from services.kit.events.broker import Broker
+from services.kit.events.consumer import ConsumerSpec, DurableConsumer
+from services.kit.events.outbox import OutboxRelay
+from services.kit.guards import JSON_MEDIA_TYPES, BodyGuardMiddleware
+from services.kit.health import ReadinessCheck
+from services.kit.logs import AccessLogMiddleware, configure_logging
+from services.kit.migrations import upgrade_database
+from services.kit.problems import install_problem_handlers
+from services.kit.requestid import RequestIdMiddleware
+from services.kit.settings import ServiceSettings
+
+# Work of the service's own to start after the kit's and stop before it.
+ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+@asynccontextmanager
+async def _nothing(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    consumers: Sequence[ConsumerSpec] = (),
+    readiness_checks: dict[str, ReadinessCheck] | None = None,
+    migrations_dir: Path | None = None,
+    accepted_media_types: Collection[str] = JSON_MEDIA_TYPES,
+    lifespan: ExtraLifespan = _nothing,
+) -> FastAPI:
+    """The app of one service.
+
+    Everything that holds a connection is made in the lifespan and kept on
+    `app.state`: `database`, `broker`, `relay`, `consumers`.
+    """
+
+    @asynccontextmanager
+    async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.name, settings.log_level)
+        database = Database(settings.database)
+        await upgrade_database(database, migrations_dir)
+        broker = Broker(settings.nats, settings.name)
+        relay = OutboxRelay(database, broker, settings.outbox)
+        running = {
+            spec.name: DurableConsumer(spec, database, broker, settings.consumer) for spec in consumers
+        }
+        app.state.database, app.state.broker, app.state.relay = database, broker, relay
+        app.state.consumers = running
+        broker.start()
+        relay.start()
+        for consumer in running.values():
+            consumer.start()
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            for consumer in running.values():
+                await consumer.stop()
+            await relay.stop()
+            await broker.close()
+            await database.dispose()
+
+    app = FastAPI(title=title, lifespan=kit_lifespan)
+    app.state.readiness_checks = dict(readiness_checks or {})
+    install_problem_handlers(app)
+    # Added innermost first: the request id is set before anything logs.
+    app.add_middleware(
+        BodyGuardMiddleware,
+        max_body_bytes=settings.http.max_body_bytes,
+        accepted_media_types=accepted_media_types,
+    )
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(deadletters.router)
+    for router in routers:
+        app.include_router(router)
+    return app

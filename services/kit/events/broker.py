@@ -1,0 +1,116 @@
+"""The NATS connection of one service, and the streams it relies on.
+
+The broker connects in the background and keeps trying, so a service starts
+and commits changes while NATS is away; the outbox relay and the consumers
+wait for `ready` before they touch JetStream.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from services.kit.settings import NatsSettings
+
+logger = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86_400
+
+
+def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
+    """The domain event stream and the dead-letter stream beside it."""
+    common: dict[str, Any] = {
+        "retention": RetentionPolicy.LIMITS,
+        "storage": StorageType.FILE,
+        "num_replicas": settings.replicas,
+        "max_age": settings.max_age_days * SECONDS_PER_DAY,
+        "duplicate_window": settings.duplicate_window_seconds,
+    }
+    return [
+        StreamConfig(name=settings.stream, subjects=list(settings.subjects), **common),
+        StreamConfig(name=settings.dead_letter_stream, subjects=[f"{settings.dead_letter_prefix}.>"], **common),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create the streams, or bring their configuration in line with settings. Idempotent."""
+    for config in stream_configs(settings):
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+            logger.info("stream created", extra={"stream": config.name})
+        else:
+            await js.update_stream(config)
+
+
+class Broker:
+    def __init__(self, settings: NatsSettings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self.nc: NATS = NATS()
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream()
+
+    @property
+    def is_connected(self) -> bool:
+        return self.ready.is_set() and self.nc.is_connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name=f"{self.name}-nats-connect")
+
+    async def _connect(self) -> None:
+        while True:
+            try:
+                await self.nc.connect(
+                    servers=self.settings.servers,
+                    name=self.name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=self.settings.reconnect_wait_seconds,
+                    connect_timeout=2,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                await ensure_streams(self.nc.jetstream(), self.settings)
+            except (OSError, TimeoutError, nats.errors.Error) as error:
+                logger.warning("nats not reachable yet", extra={"error": type(error).__name__})
+                if not self.nc.is_closed:
+                    await self.nc.close()
+                self.nc = NATS()
+                await asyncio.sleep(self.settings.reconnect_wait_seconds)
+                continue
+            self.ready.set()
+            logger.info("nats connected")
+            return
+
+    async def _on_error(self, error: Exception) -> None:
+        logger.warning("nats error", extra={"error": type(error).__name__})
+
+    async def _on_disconnected(self) -> None:
+        logger.warning("nats disconnected")
+
+    async def _on_reconnected(self) -> None:
+        logger.info("nats reconnected")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        # Shutting down while NATS is away must still shut down.
+        with contextlib.suppress(OSError, TimeoutError, nats.errors.Error):
+            if self.nc.is_connected:
+                await self.nc.drain()
+            elif not self.nc.is_closed:
+                await self.nc.close()

@@ -1,0 +1,183 @@
+"""Durable JetStream consumers whose handlers take effect once.
+
+Each event is handled in one database transaction that also records its id in
+the inbox; the message is acknowledged only after that commit. A redelivered
+event finds its id in the inbox and is acknowledged without a second effect.
+An event whose handler keeps failing is moved to the dead-letter subject
+`<prefix>.<consumer>` after `max_attempts`, and the consumer goes on with the
+events behind it.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from services.kit.db import Database
+from services.kit.events.broker import Broker
+from services.kit.events.envelope import REQUEST_ID_EXTENSION, BaseCloudEvent, from_json
+from services.kit.requestid import request_id_scope
+from services.kit.settings import ConsumerSettings
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, BaseCloudEvent], Awaitable[None]]
+
+CONSUMER_HEADER = "Pathway-Consumer"
+ERROR_HEADER = "Pathway-Error"
+ATTEMPTS_HEADER = "Pathway-Attempts"
+SUBJECT_HEADER = "Pathway-Original-Subject"
+
+
+class InboxEvent(SQLModel, table=True):
+    """An event a consumer has applied; the primary key is what makes it once."""
+
+    __tablename__ = "inbox_event"
+
+    consumer: str = Field(primary_key=True, max_length=100)
+    event_id: str = Field(primary_key=True, max_length=64)
+    processed_at: datetime
+
+
+class AlreadyProcessed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a service consumes: a durable name, the subjects, and the handler."""
+
+    name: str
+    subjects: list[str]
+    handler: Handler
+
+
+async def apply_once(database: Database, consumer: str, event: BaseCloudEvent, handler: Handler) -> None:
+    """Run `handler` and record the event in the inbox, in one transaction.
+
+    Raises AlreadyProcessed, with nothing changed, when the inbox already holds it.
+    """
+    async with database.sessionmaker() as session, session.begin():
+        session.add(InboxEvent(consumer=consumer, event_id=event.get_id(), processed_at=datetime.now(UTC)))
+        try:
+            await session.flush()
+        except IntegrityError as duplicate:
+            raise AlreadyProcessed(event.get_id()) from duplicate
+        await handler(session, event)
+
+
+class DurableConsumer:
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        database: Database,
+        broker: Broker,
+        settings: ConsumerSettings,
+    ) -> None:
+        self.spec = spec
+        self.database = database
+        self.broker = broker
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def dead_letter_subject(self) -> str:
+        return f"{self.broker.settings.dead_letter_prefix}.{self.spec.name}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"consumer-{self.spec.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def run(self) -> None:
+        await self.broker.ready.wait()
+        config = ConsumerConfig(
+            durable_name=self.spec.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.ack_wait_seconds,
+            filter_subjects=self.spec.subjects,
+            max_ack_pending=1000,
+        )
+        while True:
+            try:
+                await self.broker.js.add_consumer(self.broker.settings.stream, config)
+                subscription = await self.broker.js.pull_subscribe_bind(
+                    self.spec.name, stream=self.broker.settings.stream
+                )
+                break
+            except (NatsError, TimeoutError, OSError) as error:
+                logger.warning("consumer not bound yet", extra={"consumer": self.spec.name, "error": type(error).__name__})
+                await asyncio.sleep(1)
+        while True:
+            try:
+                messages = await subscription.fetch(self.settings.batch_size, timeout=1)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except NatsError as error:
+                logger.warning("fetch failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                try:
+                    await self.handle(message)
+                except NatsError as error:
+                    # The effect is committed; an unacknowledged message comes back and
+                    # the inbox turns it into a no-op.
+                    logger.warning("ack failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+
+    async def handle(self, message: Msg) -> None:
+        try:
+            event = from_json(message.data)
+        except Exception as unreadable:  # noqa: BLE001 (any parse failure means the same thing)
+            await self._dead_letter(message, unreadable)
+            return
+        extension = event.get_attributes().get(REQUEST_ID_EXTENSION)
+        with request_id_scope(extension if isinstance(extension, str) else None):
+            try:
+                await apply_once(self.database, self.spec.name, event, self.spec.handler)
+            except AlreadyProcessed:
+                logger.info("duplicate skipped", extra={"consumer": self.spec.name, "event_id": event.get_id()})
+            except Exception as failure:  # noqa: BLE001 (a handler's failure must not stop the consumer)
+                attempts = message.metadata.num_delivered
+                logger.warning(
+                    "handler failed",
+                    extra={"consumer": self.spec.name, "event_id": event.get_id(), "attempt": attempts},
+                    exc_info=failure,
+                )
+                if attempts >= self.settings.max_attempts:
+                    await self._dead_letter(message, failure)
+                else:
+                    await message.nak(delay=self.settings.retry_delay_seconds * 2 ** (attempts - 1))
+                return
+        await message.ack()
+
+    async def _dead_letter(self, message: Msg, failure: Exception) -> None:
+        headers = {
+            CONSUMER_HEADER: self.spec.name,
+            SUBJECT_HEADER: message.subject,
+            # The type only: an exception's message may quote personal data.
+            ERROR_HEADER: type(failure).__name__,
+            ATTEMPTS_HEADER: str(message.metadata.num_delivered),
+            "Nats-Msg-Id": f"{self.spec.name}:{message.metadata.sequence.stream}",
+        }
+        try:
+            await self.broker.js.publish(self.dead_letter_subject, message.data, headers=headers)
+        except (NatsError, TimeoutError) as error:
+            logger.warning("dead-lettering failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+            await message.nak(delay=self.settings.retry_delay_seconds)
+            return
+        logger.error("event dead-lettered", extra={"consumer": self.spec.name, "stream_seq": message.metadata.sequence.stream})
+        await message.term()

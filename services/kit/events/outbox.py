@@ -1,0 +1,152 @@
+"""The transactional outbox and its relay to JetStream.
+
+`record_event` adds an event row to the session of the change it describes, so
+both commit or neither does. The relay publishes committed rows in order with
+`Nats-Msg-Id` set to the event id, then deletes them. If the relay dies between
+publishing and deleting, the rows are published again on restart, and
+JetStream's duplicate window drops the copies; consumers' inboxes cover
+redeliveries older than that window.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.errors import Error as NatsError
+from sqlalchemy import Index, LargeBinary, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import Column, Field, SQLModel
+
+from services.kit.db import Database
+from services.kit.events.broker import Broker
+from services.kit.events.envelope import BaseCloudEvent, nats_subject, to_json
+from services.kit.settings import OutboxSettings
+
+logger = logging.getLogger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+_PENDING_FLAG = "outbox_pending"
+# Any fixed number: only one relay per database publishes at a time on PostgreSQL.
+_RELAY_LOCK_KEY = 0x6F7574626F78
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+
+    position: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    subject: str = Field(max_length=255)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+def record_event(session: AsyncSession, event: BaseCloudEvent) -> None:
+    """Add an event to the transaction of the change it describes."""
+    session.add(
+        OutboxEvent(
+            event_id=event.get_id(),
+            subject=nats_subject(event.get_type()),
+            body=to_json(event),
+            created_at=datetime.now(UTC),
+        )
+    )
+    session.info[_PENDING_FLAG] = True
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows, woken by each commit that wrote one."""
+
+    def __init__(self, database: Database, broker: Broker, settings: OutboxSettings) -> None:
+        self.database = database
+        self.broker = broker
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        database.on_commit(self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_PENDING_FLAG, False):
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def run(self) -> None:
+        await self.broker.ready.wait()
+        backoff = 0.0
+        while True:
+            self._wake.clear()
+            try:
+                published, full = await self.publish_pending()
+            except (NatsError, TimeoutError, OSError) as error:
+                backoff = min(max(backoff * 2, 0.1), self.settings.backoff_max_seconds)
+                logger.warning("outbox publish failed", extra={"error": type(error).__name__, "retry_in": backoff})
+                await asyncio.sleep(backoff)
+                continue
+            backoff = 0.0
+            if full:
+                continue  # a backlog: go straight on to the next batch
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self) -> tuple[int, bool]:
+        """Publish one batch; returns how many were published and whether the batch was full."""
+        if not self.broker.nc.is_connected:
+            raise TimeoutError("NATS is not connected")
+        async with self.database.sessionmaker() as session, session.begin():
+            if self.database.dialect == "postgresql":
+                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
+                if not locked:
+                    return 0, False
+            rows = (
+                await session.execute(
+                    select(OutboxEvent.position, OutboxEvent.event_id, OutboxEvent.subject, OutboxEvent.body)  # type: ignore[call-overload]
+                    .order_by(OutboxEvent.position)  # type: ignore[arg-type]
+                    .limit(self.settings.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0, False
+            published = await self._publish(rows)
+            if published:
+                await session.execute(
+                    delete(OutboxEvent).where(OutboxEvent.position.in_([row.position for row in published]))  # type: ignore[union-attr]
+                )
+                await self.mark_published(session)
+            if len(published) < len(rows):
+                raise TimeoutError("part of a batch was not acknowledged")
+            return len(published), len(rows) == self.settings.batch_size
+
+    async def mark_published(self, session: AsyncSession) -> None:
+        """Make the deletion of published rows durable (a seam for crash tests)."""
+        await session.flush()
+
+    async def _publish(self, rows: list[Any]) -> list[Any]:
+        """Publish asynchronously; return the longest prefix of rows JetStream acknowledged.
+
+        Publishing stops being counted at the first failure so that a retry
+        resends in order; copies of later rows that did land are dropped by
+        JetStream's de-duplication.
+        """
+        js = self.broker.js
+        futures = [
+            await js.publish_async(row.subject, row.body, headers={MSG_ID_HEADER: row.event_id}) for row in rows
+        ]
+        done, pending = await asyncio.wait(futures, timeout=self.settings.publish_timeout_seconds)
+        for future in pending:
+            future.cancel()
+        acknowledged: list[Any] = []
+        for row, future in zip(rows, futures, strict=True):
+            if future not in done or future.exception() is not None:
+                break
+            acknowledged.append(row)
+        return acknowledged

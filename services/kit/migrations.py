@@ -1,0 +1,71 @@
+"""Alembic wiring: the kit's tables on a branch of their own, each service's beside them.
+
+A service keeps its revisions in `<service>/migrations/versions/`; the kit keeps
+the outbox and inbox tables in `kit/alembic/versions/` under the branch label
+`kit`. `upgrade_database` applies every head at start, holding an advisory
+lock on PostgreSQL so that replicas starting together migrate once.
+
+To write a revision for a service:
+    python -m services.kit.migrations services/plan/migrations/versions -m "add goal"
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from services.kit.db import Database
+
+ALEMBIC_DIR = Path(__file__).parent / "alembic"
+_MIGRATION_LOCK_KEY = 0x6D696772617465
+
+
+def alembic_config(versions_dir: Path | None) -> Config:
+    locations = [ALEMBIC_DIR / "versions"]
+    if versions_dir is not None:
+        locations.append(versions_dir)
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(path) for path in locations))
+    return config
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "heads")
+
+
+async def upgrade_database(database: Database, versions_dir: Path | None) -> None:
+    config = alembic_config(versions_dir)
+    async with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        await connection.run_sync(_upgrade, config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write a new, empty migration for a service.")
+    parser.add_argument("versions_dir", type=Path)
+    parser.add_argument("-m", "--message", required=True)
+    args = parser.parse_args()
+    label = args.versions_dir.resolve().parent.parent.name
+    heads = command.ScriptDirectory.from_config(alembic_config(args.versions_dir)).get_revisions("heads")
+    own = [head.revision for head in heads if head.branch_labels and label in head.branch_labels] or [
+        head.revision for head in heads if Path(head.path).parent.resolve() == args.versions_dir.resolve()
+    ]
+    command.revision(
+        alembic_config(args.versions_dir),
+        message=args.message,
+        head=own[0] if own else "base",
+        branch_label=None if own else label,
+        version_path=str(args.versions_dir),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""pytest fixtures for testing services against the real things.
+
+Load with `pytest_plugins = ["services.kit.testing"]`. Each test gets its own
+nats-server on a free port and its own database: an SQLite file, or a fresh
+PostgreSQL database when `TEST_DATABASE_URL` names a server.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from services.kit.natsserver import NatsServer
+
+DatabaseFactory = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
+    """Makes empty databases by name for one test, and drops them afterwards."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    created: list[str] = []
+
+    async def create(name: str) -> str:
+        if not server_url:
+            return f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        database = f"test_{name}_{uuid.uuid4().hex[:12]}"
+        connection = await asyncpg.connect(_libpq_dsn(server_url))
+        try:
+            await connection.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await connection.close()
+        created.append(database)
+        return make_url(server_url).set(database=database).render_as_string(hide_password=False)
+
+    yield create
+    if created and server_url:
+        connection = await asyncpg.connect(_libpq_dsn(server_url))
+        try:
+            for database in created:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@pytest.fixture
+async def database_url(database_factory: DatabaseFactory) -> str:
+    return await database_factory("service")
+
+
+def _libpq_dsn(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan and talk to it over HTTP in the same process."""
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        # A client sees the 500 problem, not the exception behind it.
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
+            yield client

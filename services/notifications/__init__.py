@@ -1,0 +1,1 @@
+"""The notifications service: Webhook subscriptions, delivery with retries, and reminders."""

@@ -1,0 +1,139 @@
+"""Consumers apply each event once, and set aside what they cannot apply."""
+
+import asyncio
+from pathlib import Path
+
+import nats
+import pytest
+from sqlalchemy import func, select
+
+from services.kit.db import Database
+from services.kit.events.broker import Broker
+from services.kit.events.consumer import DurableConsumer
+from services.kit.events.envelope import new_event, to_json
+from services.kit.events.outbox import OutboxEvent, OutboxRelay, record_event
+from services.kit.migrations import upgrade_database
+from services.kit.natsserver import NatsServer
+from tests.kit import note_service
+from tests.kit.conftest import RunningNotes, effects_by_event, eventually, note_settings, stream_messages
+from tests.kit.note_service import NOTE_EFFECTS
+
+MIGRATIONS = Path(note_service.__file__).parent / "note_migrations" / "versions"
+
+
+async def consumer_caught_up(nats_url: str, consumer: str = "note-effects") -> bool:
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info("PATHWAY", consumer)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+    finally:
+        await nc.close()
+
+
+async def test_redelivered_event_is_applied_once(notes: RunningNotes) -> None:
+    response = await notes.client.post("/notes", json={"aggregate": "family-1", "text": "hello"})
+    event_id = response.json()["event_id"]
+
+    async def applied() -> bool:
+        return event_id in await effects_by_event(notes.app)
+
+    await eventually(applied)
+    # The same event again under another message id: what a redelivery after
+    # JetStream's duplicate window, or a second relay, would look like.
+    (original,) = await stream_messages(notes.nats.url)
+    nc = await nats.connect(notes.nats.url)
+    await nc.jetstream().publish("pathway.note.written", to_json(original.event), headers={"Nats-Msg-Id": "again"})
+    await nc.close()
+
+    assert len(await stream_messages(notes.nats.url)) == 2
+    await eventually(lambda: consumer_caught_up(notes.nats.url))
+    assert await effects_by_event(notes.app) == {event_id: 1}
+
+
+async def test_failing_event_is_dead_lettered_and_the_events_behind_it_still_apply(notes: RunningNotes) -> None:
+    note_service.FAILING_AGGREGATES.add("poisoned")
+    poisoned = (await notes.client.post("/notes", json={"aggregate": "poisoned", "text": "x"})).json()["event_id"]
+    behind = [
+        (await notes.client.post("/notes", json={"aggregate": "healthy", "text": str(n)})).json()["event_id"]
+        for n in range(3)
+    ]
+
+    async def behind_applied() -> bool:
+        return set(behind) <= set(await effects_by_event(notes.app))
+
+    await eventually(behind_applied)
+
+    async def dead_lettered() -> bool:
+        return len((await notes.client.get("/internal/dead-letters")).json()) == 1
+
+    await eventually(dead_lettered)
+    (letter,) = (await notes.client.get("/internal/dead-letters")).json()
+    assert letter["event_id"] == poisoned
+    assert letter["consumer"] == "note-effects"
+    assert letter["subject"] == "pathway.note.written"
+    assert letter["error"] == "RuntimeError"
+    assert letter["attempts"] == 3
+    assert poisoned not in await effects_by_event(notes.app)
+    await eventually(lambda: consumer_caught_up(notes.nats.url))
+
+    still_failing = await notes.client.post("/internal/dead-letters/replay", json={"sequences": [letter["sequence"]]})
+    assert still_failing.json() == [
+        {"sequence": letter["sequence"], "outcome": "failed", "event_id": poisoned, "error": "RuntimeError"}
+    ]
+    assert len((await notes.client.get("/internal/dead-letters")).json()) == 1
+
+    note_service.FAILING_AGGREGATES.clear()  # the cause is mended
+    replayed = await notes.client.post("/internal/dead-letters/replay", json={"sequences": [letter["sequence"], 999]})
+    assert replayed.json() == [
+        {"sequence": letter["sequence"], "outcome": "applied", "event_id": poisoned, "error": None},
+        {"sequence": 999, "outcome": "not-found", "event_id": None, "error": None},
+    ]
+    assert (await effects_by_event(notes.app))[poisoned] == 1
+    assert (await notes.client.get("/internal/dead-letters")).json() == []
+
+
+class RelayKilledBeforeMarking(OutboxRelay):
+    """Dies after JetStream acknowledged the batch, before the rows are deleted."""
+
+    async def mark_published(self, session: object) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(
+    nats_server: NatsServer, database_url: str, tmp_path: Path
+) -> None:
+    settings = note_settings(nats_server.url, database_url, tmp_path)
+    database = Database(settings.database)
+    await upgrade_database(database, MIGRATIONS)
+    broker = Broker(settings.nats, "relay-test")
+    broker.start()
+    await broker.ready.wait()
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            events = [
+                new_event(source="/notes", type="note.written", subject=str(n), data={"note_id": str(n), "aggregate": "a"})
+                for n in range(5)
+            ]
+            for event in events:
+                record_event(session, event)
+
+        with pytest.raises(asyncio.CancelledError):
+            await RelayKilledBeforeMarking(database, broker, settings.outbox).publish_pending()
+        async with database.sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 5
+
+        published, _ = await OutboxRelay(database, broker, settings.outbox).publish_pending()
+        assert published == 5
+        messages = await stream_messages(nats_server.url)
+        assert [m.event.get_id() for m in messages] == [e.get_id() for e in events]
+
+        consumer = DurableConsumer(NOTE_EFFECTS, database, broker, settings.consumer)
+        consumer.start()
+        await eventually(lambda: consumer_caught_up(nats_server.url))
+        await consumer.stop()
+        async with database.sessionmaker() as session:
+            rows = await session.execute(select(note_service.NoteEffect.event_id))
+            assert sorted(rows.scalars()) == sorted(e.get_id() for e in events)
+    finally:
+        await broker.close()
+        await database.dispose()
