@@ -25,9 +25,11 @@ from services.kit.settings import ServiceSettings
 # Work of the service's own to start after the kit's and stop before it.
 ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
+
 @asynccontextmanager
 async def _nothing(_app: FastAPI) -> AsyncIterator[None]:
     yield
+
 
 def create_service_app(
     settings: ServiceSettings,
@@ -53,9 +55,7 @@ def create_service_app(
         await upgrade_database(database, migrations_dir)
         broker = Broker(settings.nats, settings.name)
         relay = OutboxRelay(database, broker, settings.outbox)
-        running = {
-            spec.name: DurableConsumer(spec, database, broker, settings.consumer) for spec in consumers
-        }
+        running = {spec.name: DurableConsumer(spec, database, broker, settings.consumer) for spec in consumers}
         app.state.database, app.state.broker, app.state.relay = database, broker, relay
         app.state.consumers = running
         broker.start()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("-m", "--message", required=True)
     args = parser.parse_args()
     label = args.versions_dir.resolve().parent.parent.name
-    heads = command.ScriptDirectory.from_config(alembic_config(args.versions_dir)).get_revisions("heads")
+    heads = ScriptDirectory.from_config(alembic_config(args.versions_dir)).get_revisions("heads")
     own = [head.revision for head in heads if head.branch_labels and label in head.branch_labels] or [
         head.revision for head in heads if Path(head.path).parent.resolve() == args.versions_dir.resolve()
     ]

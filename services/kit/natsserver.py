@@ -26,7 +26,16 @@ def free_port() -> int:
 
 
 def nats_server_command(port: int, store_dir: Path) -> list[str]:
-    return [nats_server_binary(), "--jetstream", "--addr", "127.0.0.1", "--port", str(port), "--store_dir", str(store_dir)]
+    return [
+        nats_server_binary(),
+        "--jetstream",
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store_dir",
+        str(store_dir),
+    ]
 
 
 def port_open(port: int) -> bool:

@@ -2,8 +2,8 @@
 
 from fastapi import FastAPI
 
-from services.notifications.config import NotificationsSettings
 from services.kit.app import create_service_app
+from services.notifications.config import NotificationsSettings
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:

@@ -2,8 +2,8 @@
 
 from fastapi import FastAPI
 
-from services.plan.config import PlanSettings
 from services.kit.app import create_service_app
+from services.plan.config import PlanSettings
 
 
 def create_app(settings: PlanSettings | None = None) -> FastAPI:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from services.kit.db import Database
 from services.kit.events.envelope import BaseCloudEvent, from_json
@@ -46,20 +47,18 @@ async def stream_messages(nats_url: str, stream: str = "PATHWAY") -> list[Stream
         await nc.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__name__}")
+            raise AssertionError(f"not true within {within}s: {check.__name__}")
         await asyncio.sleep(0.05)
 
 
 async def effects_by_event(app: FastAPI) -> dict[str, int]:
     database: Database = app.state.database
     async with database.sessionmaker() as session:
-        rows = await session.execute(
-            select(NoteEffect.event_id, func.count()).group_by(NoteEffect.event_id)  # type: ignore[arg-type]
-        )
+        rows = await session.execute(select(col(NoteEffect.event_id), func.count()).group_by(col(NoteEffect.event_id)))
         return {event_id: count for event_id, count in rows.all()}
 
 

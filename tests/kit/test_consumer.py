@@ -6,6 +6,7 @@ from pathlib import Path
 import nats
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from services.kit.db import Database
 from services.kit.events.broker import Broker
@@ -25,7 +26,7 @@ async def consumer_caught_up(nats_url: str, consumer: str = "note-effects") -> b
     nc = await nats.connect(nats_url)
     try:
         info = await nc.jetstream().consumer_info("PATHWAY", consumer)
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
     finally:
         await nc.close()
 
@@ -111,7 +112,9 @@ async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(
     try:
         async with database.sessionmaker() as session, session.begin():
             events = [
-                new_event(source="/notes", type="note.written", subject=str(n), data={"note_id": str(n), "aggregate": "a"})
+                new_event(
+                    source="/notes", type="note.written", subject=str(n), data={"note_id": str(n), "aggregate": "a"}
+                )
                 for n in range(5)
             ]
             for event in events:
@@ -132,7 +135,7 @@ async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(
         await eventually(lambda: consumer_caught_up(nats_server.url))
         await consumer.stop()
         async with database.sessionmaker() as session:
-            rows = await session.execute(select(note_service.NoteEffect.event_id))
+            rows = await session.execute(select(col(note_service.NoteEffect.event_id)))
             assert sorted(rows.scalars()) == sorted(e.get_id() for e in events)
     finally:
         await broker.close()

@@ -64,11 +64,15 @@ async def test_changes_commit_while_nats_is_down_and_their_events_follow_in_orde
     async def all_arrived() -> bool:
         return len(await stream_messages(notes.nats.url)) >= 10
 
-    await eventually(all_arrived, timeout=20)
+    await eventually(all_arrived, within=20)
     messages = await stream_messages(notes.nats.url)
     assert len(messages) == 10
     for aggregate, event_ids in written.items():
-        data = [m.event for m in messages if m.event.get_data() == {"note_id": m.event.get_subject(), "aggregate": aggregate}]
+        data = [
+            m.event
+            for m in messages
+            if m.event.get_data() == {"note_id": m.event.get_subject(), "aggregate": aggregate}
+        ]
         assert [event.get_id() for event in data] == event_ids
     await eventually(lambda: _empty_outbox(notes))
 

@@ -75,7 +75,9 @@ async def test_malformed_json_is_a_400_problem(service: httpx.AsyncClient) -> No
 async def test_wrong_types_are_a_422_problem_with_json_pointers(service: httpx.AsyncClient) -> None:
     response = await service.post("/internal/dead-letters/replay", json={"sequences": ["one", 2]})
     body = assert_problem(response, 422, "validation-failed")
-    assert body["errors"] == [{"detail": "Input should be a valid integer, unable to parse string as an integer", "pointer": "/sequences/0"}]
+    assert body["errors"] == [
+        {"detail": "Input should be a valid integer, unable to parse string as an integer", "pointer": "/sequences/0"}
+    ]
 
 
 async def test_wrong_content_type_is_a_415_problem(service: httpx.AsyncClient) -> None:

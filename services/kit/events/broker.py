@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import nats
-from nats.aio.client import Client as NATS
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -55,7 +55,7 @@ class Broker:
     def __init__(self, settings: NatsSettings, name: str) -> None:
         self.settings = settings
         self.name = name
-        self.nc: NATS = NATS()
+        self.nc = NatsClient()
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -77,7 +77,8 @@ class Broker:
                     servers=self.settings.servers,
                     name=self.name,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=self.settings.reconnect_wait_seconds,
+                    # nats-py sleeps on it, so a float works; its annotation says int.
+                    reconnect_time_wait=self.settings.reconnect_wait_seconds,  # type: ignore[arg-type]
                     connect_timeout=2,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
@@ -88,7 +89,7 @@ class Broker:
                 logger.warning("nats not reachable yet", extra={"error": type(error).__name__})
                 if not self.nc.is_closed:
                     await self.nc.close()
-                self.nc = NATS()
+                self.nc = NatsClient()
                 await asyncio.sleep(self.settings.reconnect_wait_seconds)
                 continue
             self.ready.set()

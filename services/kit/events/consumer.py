@@ -119,7 +119,9 @@ class DurableConsumer:
                 )
                 break
             except (NatsError, TimeoutError, OSError) as error:
-                logger.warning("consumer not bound yet", extra={"consumer": self.spec.name, "error": type(error).__name__})
+                logger.warning(
+                    "consumer not bound yet", extra={"consumer": self.spec.name, "error": type(error).__name__}
+                )
                 await asyncio.sleep(1)
         while True:
             try:
@@ -150,7 +152,7 @@ class DurableConsumer:
                 await apply_once(self.database, self.spec.name, event, self.spec.handler)
             except AlreadyProcessed:
                 logger.info("duplicate skipped", extra={"consumer": self.spec.name, "event_id": event.get_id()})
-            except Exception as failure:  # noqa: BLE001 (a handler's failure must not stop the consumer)
+            except Exception as failure:
                 attempts = message.metadata.num_delivered
                 logger.warning(
                     "handler failed",
@@ -179,5 +181,7 @@ class DurableConsumer:
             logger.warning("dead-lettering failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
             await message.nak(delay=self.settings.retry_delay_seconds)
             return
-        logger.error("event dead-lettered", extra={"consumer": self.spec.name, "stream_seq": message.metadata.sequence.stream})
+        logger.error(
+            "event dead-lettered", extra={"consumer": self.spec.name, "stream_seq": message.metadata.sequence.stream}
+        )
         await message.term()

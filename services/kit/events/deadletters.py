@@ -126,6 +126,8 @@ async def _replay(sequence: int, consumers: dict[str, DurableConsumer], broker: 
     except AlreadyProcessed:
         outcome = "already-applied"
     except Exception as failure:  # noqa: BLE001 (the handler's failure is the answer)
-        return ReplayOutcome(sequence=sequence, event_id=letter.event_id, outcome="failed", error=type(failure).__name__)
+        return ReplayOutcome(
+            sequence=sequence, event_id=letter.event_id, outcome="failed", error=type(failure).__name__
+        )
     await broker.js.delete_msg(stream, sequence)
     return ReplayOutcome(sequence=sequence, event_id=letter.event_id, outcome=outcome)

@@ -21,7 +21,7 @@ REQUEST_ID_EXTENSION = "requestid"
 
 _FORMAT = JSONFormat()
 
-__all__ = ["BaseCloudEvent", "CloudEvent", "from_json", "new_event", "nats_subject", "to_json"]
+__all__ = ["BaseCloudEvent", "CloudEvent", "from_json", "nats_subject", "new_event", "to_json"]
 
 
 def new_event(

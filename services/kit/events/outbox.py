@@ -9,15 +9,16 @@ redeliveries older than that window.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from nats.errors import Error as NatsError
-from sqlalchemy import Index, LargeBinary, delete, select, text
+from sqlalchemy import LargeBinary, Row, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 from services.kit.db import Database
 from services.kit.events.broker import Broker
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 _PENDING_FLAG = "outbox_pending"
+PendingRow = Row[int | None, str, str, bytes]  # position, event id, subject, body
 # Any fixed number: only one relay per database publishes at a time on PostgreSQL.
 _RELAY_LOCK_KEY = 0x6F7574626F78
 
@@ -84,7 +86,7 @@ class OutboxRelay:
         while True:
             self._wake.clear()
             try:
-                published, full = await self.publish_pending()
+                _, full = await self.publish_pending()
             except (NatsError, TimeoutError, OSError) as error:
                 backoff = min(max(backoff * 2, 0.1), self.settings.backoff_max_seconds)
                 logger.warning("outbox publish failed", extra={"error": type(error).__name__, "retry_in": backoff})
@@ -93,10 +95,8 @@ class OutboxRelay:
             backoff = 0.0
             if full:
                 continue  # a backlog: go straight on to the next batch
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def publish_pending(self) -> tuple[int, bool]:
         """Publish one batch; returns how many were published and whether the batch was full."""
@@ -109,8 +109,13 @@ class OutboxRelay:
                     return 0, False
             rows = (
                 await session.execute(
-                    select(OutboxEvent.position, OutboxEvent.event_id, OutboxEvent.subject, OutboxEvent.body)  # type: ignore[call-overload]
-                    .order_by(OutboxEvent.position)  # type: ignore[arg-type]
+                    select(
+                        col(OutboxEvent.position),
+                        col(OutboxEvent.event_id),
+                        col(OutboxEvent.subject),
+                        col(OutboxEvent.body),
+                    )
+                    .order_by(col(OutboxEvent.position))
                     .limit(self.settings.batch_size)
                 )
             ).all()
@@ -119,7 +124,7 @@ class OutboxRelay:
             published = await self._publish(rows)
             if published:
                 await session.execute(
-                    delete(OutboxEvent).where(OutboxEvent.position.in_([row.position for row in published]))  # type: ignore[union-attr]
+                    delete(OutboxEvent).where(col(OutboxEvent.position).in_([row.position for row in published]))
                 )
                 await self.mark_published(session)
             if len(published) < len(rows):
@@ -130,7 +135,7 @@ class OutboxRelay:
         """Make the deletion of published rows durable (a seam for crash tests)."""
         await session.flush()
 
-    async def _publish(self, rows: list[Any]) -> list[Any]:
+    async def _publish(self, rows: Sequence[PendingRow]) -> list[PendingRow]:
         """Publish asynchronously; return the longest prefix of rows JetStream acknowledged.
 
         Publishing stops being counted at the first failure so that a retry
@@ -138,13 +143,11 @@ class OutboxRelay:
         JetStream's de-duplication.
         """
         js = self.broker.js
-        futures = [
-            await js.publish_async(row.subject, row.body, headers={MSG_ID_HEADER: row.event_id}) for row in rows
-        ]
+        futures = [await js.publish_async(row.subject, row.body, headers={MSG_ID_HEADER: row.event_id}) for row in rows]
         done, pending = await asyncio.wait(futures, timeout=self.settings.publish_timeout_seconds)
         for future in pending:
             future.cancel()
-        acknowledged: list[Any] = []
+        acknowledged: list[PendingRow] = []
         for row, future in zip(rows, futures, strict=True):
             if future not in done or future.exception() is not None:
                 break

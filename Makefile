@@ -1,0 +1,51 @@
+# Two commands do all the set-up on a fresh machine: `make up` and `make test`.
+# The environment is made by uv from uv.lock; uv itself is bootstrapped from PyPI
+# into .tools/ so that nothing needs installing by hand.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: up test lint typecheck contracts compose-check pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked
+	@touch $@
+
+## Run the whole system on the embedded default (nats-server, SQLite), gateway on :8000.
+up: $(VENV)/.synced
+	$(BIN)/python -m deploy.local
+
+## Lint, type-check, check the import contracts and the compose file, then run every test.
+test: lint typecheck contracts compose-check pytest
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+contracts: $(VENV)/.synced
+	$(BIN)/lint-imports
+
+compose-check: $(VENV)/.synced
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+pytest: $(VENV)/.synced
+	$(BIN)/pytest
+
+## Print the performance figures (not a test).
+bench: $(VENV)/.synced
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,162 @@
+"""Relay throughput from a backlog of 50,000 events; the aim is at least 10,000 events/s.
+
+The outbox is filled first, untimed, in a few big transactions. The clock then
+runs from starting the relay until the outbox is empty and the stream holds
+every event. The baseline publishes the same subjects, bodies and message ids
+with `js.publish_async` to a fresh stream and awaits every acknowledgement.
+"""
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import NamedTuple
+
+import nats
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+
+from bench.common import (
+    add_loop_argument,
+    backend_name,
+    print_table,
+    run,
+    running_nats,
+    sample_event,
+    scratch_database,
+    scratch_folder,
+)
+from services.kit.db import Database
+from services.kit.events.broker import Broker, ensure_streams
+from services.kit.events.outbox import MSG_ID_HEADER, OutboxEvent, OutboxRelay, record_event
+from services.kit.migrations import upgrade_database
+from services.kit.settings import DatabaseSettings, NatsSettings, OutboxSettings
+
+TARGET_EVENTS_PER_SECOND = 10_000
+FILL_CHUNK = 10_000
+POLL_SECONDS = 0.01
+DRAIN_TIMEOUT_SECONDS = 300.0
+
+
+class Message(NamedTuple):
+    subject: str
+    body: bytes
+    event_id: str
+
+
+async def fill_outbox(database: Database, count: int) -> list[Message]:
+    """Commit `count` events to the outbox; return them as the relay will read them."""
+    for start in range(0, count, FILL_CHUNK):
+        async with database.sessionmaker() as session, session.begin():
+            for n in range(start, min(start + FILL_CHUNK, count)):
+                record_event(session, sample_event(n))
+    async with database.sessionmaker() as session:
+        rows = await session.execute(
+            select(OutboxEvent.subject, OutboxEvent.body, OutboxEvent.event_id).order_by(OutboxEvent.position)  # type: ignore[call-overload, arg-type]
+        )
+        return [Message(*row) for row in rows]
+
+
+async def outbox_rows(database: Database) -> int:
+    async with database.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxEvent)) or 0)
+
+
+async def stream_messages(js: JetStreamContext, stream: str) -> int:
+    info = await js.stream_info(stream)
+    return int(info.state.messages)
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]]) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not done within {DRAIN_TIMEOUT_SECONDS:g} s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def drain_outbox(relay: OutboxRelay, probe: JetStreamContext, stream: str, count: int) -> float:
+    """Seconds from starting the relay to an empty outbox and `count` messages in the stream."""
+
+    async def stream_full() -> bool:
+        return await stream_messages(probe, stream) >= count
+
+    async def outbox_empty() -> bool:
+        return await outbox_rows(relay.database) == 0
+
+    started = time.perf_counter()
+    relay.start()
+    try:
+        # The stream first: counting rows on SQLite would take the relay's only connection.
+        await wait_until(stream_full)
+        await wait_until(outbox_empty)
+        return time.perf_counter() - started
+    finally:
+        await relay.stop()
+
+
+async def publish_all(js: JetStreamContext, messages: Sequence[Message]) -> float:
+    """Seconds to publish every message asynchronously and have every acknowledgement back."""
+    started = time.perf_counter()
+    acks = [
+        await js.publish_async(message.subject, message.body, headers={MSG_ID_HEADER: message.event_id})
+        for message in messages
+    ]
+    await asyncio.gather(*acks)
+    return time.perf_counter() - started
+
+
+async def main(events: int, batch_size: int) -> None:
+    with scratch_folder() as folder, running_nats(folder / "nats") as server:
+        async with scratch_database(folder, "relay") as database_url, AsyncExitStack() as stack:
+            nats_settings = NatsSettings(url=server.url)
+            database = Database(DatabaseSettings(url=database_url))
+            stack.push_async_callback(database.dispose)
+            await upgrade_database(database, None)
+            messages = await fill_outbox(database, events)
+
+            broker = Broker(nats_settings, "bench-relay")
+            broker.start()
+            stack.push_async_callback(broker.close)
+            await broker.ready.wait()
+            bare = await nats.connect(server.url)
+            stack.push_async_callback(bare.close)
+            js = bare.jetstream()
+
+            relay = OutboxRelay(database, broker, OutboxSettings(batch_size=batch_size))
+            relay_seconds = await drain_outbox(relay, js, nats_settings.stream, events)
+
+            # A fresh stream of the same configuration, so that de-duplication drops nothing.
+            await js.delete_stream(nats_settings.stream)
+            await ensure_streams(js, nats_settings)
+            baseline_seconds = await publish_all(js, messages)
+            stored = await stream_messages(js, nats_settings.stream)
+            if stored != events:
+                raise RuntimeError(f"the baseline stream holds {stored} messages, not {events}")
+
+    print(f"Relay throughput from a backlog ({backend_name(database_url)}; relay batch size {batch_size})")
+    print_table(
+        ["path", "events", "seconds", "events/s"],
+        [
+            ["outbox relay (backlog → stream)", events, relay_seconds, round(events / relay_seconds)],
+            ["baseline: js.publish_async", events, baseline_seconds, round(events / baseline_seconds)],
+        ],
+    )
+    rate = events / relay_seconds
+    verdict = "met" if rate >= TARGET_EVENTS_PER_SECOND else "missed"
+    print(f"aim: relay at least {TARGET_EVENTS_PER_SECOND:,} events/s: {verdict} ({rate:,.0f} events/s)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="size of the backlog (default: %(default)s)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=OutboxSettings().batch_size,
+        help="rows the relay publishes per batch (default: the kit's, %(default)s)",
+    )
+    add_loop_argument(parser)
+    arguments = parser.parse_args()
+    run(main(arguments.events, arguments.batch_size), arguments.loop)
