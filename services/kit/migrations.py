@@ -51,20 +51,22 @@ async def upgrade_database(database: Database, versions_dir: Path | None) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write a new, empty migration for a service.")
-    parser.add_argument("versions_dir", type=Path)
+    parser.add_argument("versions_dir", type=Path, help="e.g. services/plan/migrations/versions")
     parser.add_argument("-m", "--message", required=True)
     args = parser.parse_args()
-    label = args.versions_dir.resolve().parent.parent.name
-    heads = ScriptDirectory.from_config(alembic_config(args.versions_dir)).get_revisions("heads")
-    own = [head.revision for head in heads if head.branch_labels and label in head.branch_labels] or [
-        head.revision for head in heads if Path(head.path).parent.resolve() == args.versions_dir.resolve()
-    ]
+    versions_dir: Path = args.versions_dir.resolve()
+    versions_dir.mkdir(parents=True, exist_ok=True)
+    service = versions_dir.parent.parent.name  # each service's revisions carry its name as branch label
+    config = alembic_config(versions_dir)
+    has_revisions = any(
+        service in (revision.branch_labels or ()) for revision in ScriptDirectory.from_config(config).walk_revisions()
+    )
     command.revision(
-        alembic_config(args.versions_dir),
+        config,
         message=args.message,
-        head=own[0] if own else "base",
-        branch_label=None if own else label,
-        version_path=str(args.versions_dir),
+        head=f"{service}@head" if has_revisions else "base",
+        branch_label=None if has_revisions else service,
+        version_path=str(versions_dir),
     )
 
 
