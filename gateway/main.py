@@ -1,15 +1,11 @@
 """Entry point: `uvicorn --factory gateway.main:create_app`."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings
 from services.kit.app import create_service_app
 from services.kit.health import ReadinessCheck
-from services.kit.requestid import propagate_request_id
 
 
 def upstream_alive(base_url: str) -> ReadinessCheck:
@@ -26,20 +22,8 @@ def upstream_alive(base_url: str) -> ReadinessCheck:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-
-    @asynccontextmanager
-    async def http_client(app: FastAPI) -> AsyncIterator[None]:
-        # One client for the app's life: its connection pool is what makes proxying cheap.
-        async with httpx.AsyncClient(
-            timeout=settings.upstream.timeout_seconds,
-            event_hooks={"request": [propagate_request_id]},
-        ) as client:
-            app.state.http = client
-            yield
-
     return create_service_app(
         settings,
         title="Graduated Pathway",
-        lifespan=http_client,
         readiness_checks={name: upstream_alive(url) for name, url in settings.upstream.by_name().items()},
     )

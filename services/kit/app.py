@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import APIRouter, FastAPI
 
 from services.kit import health
+from services.kit.auth import JwksCache, KeySource, TokenVerifier
 from services.kit.db import Database
 from services.kit.events import deadletters
 from services.kit.events.broker import Broker
@@ -19,7 +21,7 @@ from services.kit.health import ReadinessCheck
 from services.kit.logs import AccessLogMiddleware, configure_logging
 from services.kit.migrations import upgrade_database
 from services.kit.problems import install_problem_handlers
-from services.kit.requestid import RequestIdMiddleware
+from services.kit.requestid import RequestIdMiddleware, propagate_request_id
 from services.kit.settings import ServiceSettings
 
 # Work of the service's own to start after the kit's and stop before it.
@@ -41,11 +43,13 @@ def create_service_app(
     migrations_dir: Path | None = None,
     accepted_media_types: Collection[str] = JSON_MEDIA_TYPES,
     lifespan: ExtraLifespan = _nothing,
+    token_keys: KeySource | None = None,
 ) -> FastAPI:
     """The app of one service.
 
     Everything that holds a connection is made in the lifespan and kept on
-    `app.state`: `database`, `broker`, `relay`, `consumers`.
+    `app.state`: `database`, `http`, `verifier`, `broker`, `relay`, `consumers`.
+    Tokens are verified against the issuer's JWKS unless `token_keys` says otherwise.
     """
 
     @asynccontextmanager
@@ -53,6 +57,13 @@ def create_service_app(
         configure_logging(settings.name, settings.log_level)
         database = Database(settings.database)
         await upgrade_database(database, migrations_dir)
+        # One client for the app's life: its connection pool is what makes calls between services cheap.
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http.client_timeout_seconds, connect=settings.http.connect_timeout_seconds),
+            event_hooks={"request": [propagate_request_id]},
+        )
+        app.state.http = http
+        app.state.verifier = TokenVerifier(settings.auth, token_keys or JwksCache(settings.auth, http))
         broker = Broker(settings.nats, settings.name)
         relay = OutboxRelay(database, broker, settings.outbox)
         running = {spec.name: DurableConsumer(spec, database, broker, settings.consumer) for spec in consumers}
@@ -70,6 +81,7 @@ def create_service_app(
                 await consumer.stop()
             await relay.stop()
             await broker.close()
+            await http.aclose()
             await database.dispose()
 
     app = FastAPI(title=title, lifespan=kit_lifespan)

@@ -72,22 +72,35 @@ class ConsumerSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """Who issues the tokens services accept, and for which audience."""
+    """Who issues the tokens services accept, and for which audience.
+
+    The gateway is the issuer by default. To trust an external identity
+    provider (Entra ID, Keycloak) instead, set its issuer and JWKS URL and name
+    the claims that carry the organisation, its type and the scopes.
+    """
 
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
 
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "graduated-pathway"
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    algorithms: list[str] = Field(default_factory=lambda: ["ES256", "RS256"])
     jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 10.0  # however many unknown kids arrive
+    leeway_seconds: int = 30
+    org_claim: str = "org"
+    org_type_claim: str = "org_type"
+    scope_claim: str = "scope"
 
 
 class HttpSettings(BaseSettings):
-    """Limits on what a service accepts over HTTP."""
+    """Limits on what a service accepts over HTTP, and on the calls it makes."""
 
     model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
 
     max_body_bytes: int = 1_048_576
+    client_timeout_seconds: float = 10.0  # calls this service makes to others
+    connect_timeout_seconds: float = 2.0
 
 
 class ServiceSettings(BaseSettings):

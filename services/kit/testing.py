@@ -6,18 +6,23 @@ PostgreSQL database when `TEST_DATABASE_URL` names a server.
 """
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.engine import make_url
 
+from services.kit.auth import TokenVerifier
 from services.kit.natsserver import NatsServer
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
@@ -76,3 +81,58 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
             yield client
+
+
+class TokenMint:
+    """Signs tokens the way an issuer would, and makes an app trust its key.
+
+    For tests of a service on its own; tests of the whole system take their
+    tokens from the gateway's token endpoint instead.
+    """
+
+    def __init__(self, issuer: str = "http://127.0.0.1:8000", audience: str = "graduated-pathway") -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.key = ECKey.generate_key("P-256", parameters={"kid": f"test-{uuid.uuid4().hex[:8]}", "alg": "ES256"})
+
+    async def key_set(self, *, refresh: bool = False) -> KeySet:
+        return KeySet([self.key])
+
+    def trust(self, app: FastAPI) -> None:
+        """Verify the app's incoming tokens against this mint's key (after its start)."""
+        verifier: TokenVerifier = app.state.verifier
+        app.state.verifier = TokenVerifier(
+            verifier.settings.model_copy(update={"issuer": self.issuer, "audience": self.audience}), self
+        )
+
+    def token(
+        self,
+        scopes: str = "",
+        *,
+        organisation_id: str = "org-test",
+        organisation_type: str = "council",
+        expires_in: int = 300,
+        **overrides: Any,
+    ) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": "client-test",
+            "org": organisation_id,
+            "org_type": organisation_type,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": uuid.uuid4().hex,
+        }
+        claims.update(overrides)
+        return jwt.encode({"alg": "ES256", "kid": self.key.kid}, claims, self.key)
+
+    def headers(self, scopes: str = "", **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(scopes, **claims)}"}
+
+
+@pytest.fixture
+def token_mint() -> TokenMint:
+    return TokenMint()

@@ -15,7 +15,7 @@ from services.kit.db import Database
 from services.kit.events.envelope import BaseCloudEvent, from_json
 from services.kit.natsserver import NatsServer
 from services.kit.settings import ConsumerSettings, DatabaseSettings, NatsSettings, ServiceSettings
-from services.kit.testing import serve
+from services.kit.testing import TokenMint, serve
 from tests.kit import note_service
 from tests.kit.note_service import NoteEffect, create_note_app
 
@@ -77,6 +77,11 @@ class RunningNotes:
     app: FastAPI
     client: httpx.AsyncClient
     nats: NatsServer
+    mint: TokenMint
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.mint.headers("admin")
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +91,14 @@ def no_failing_aggregates() -> Iterator[None]:
 
 
 @pytest.fixture
-async def notes(nats_server: NatsServer, database_url: str, tmp_path: Path) -> AsyncIterator[RunningNotes]:
+async def notes(
+    nats_server: NatsServer, database_url: str, tmp_path: Path, token_mint: TokenMint
+) -> AsyncIterator[RunningNotes]:
     app = create_note_app(note_settings(nats_server.url, database_url, tmp_path))
     async with serve(app) as client:
+        token_mint.trust(app)
         await eventually(lambda: _connected(app))
-        yield RunningNotes(app, client, nats_server)
+        yield RunningNotes(app, client, nats_server, token_mint)
 
 
 async def _connected(app: FastAPI) -> bool:

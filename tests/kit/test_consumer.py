@@ -65,10 +65,10 @@ async def test_failing_event_is_dead_lettered_and_the_events_behind_it_still_app
     await eventually(behind_applied)
 
     async def dead_lettered() -> bool:
-        return len((await notes.client.get("/internal/dead-letters")).json()) == 1
+        return len((await notes.client.get("/internal/dead-letters", headers=notes.admin)).json()) == 1
 
     await eventually(dead_lettered)
-    (letter,) = (await notes.client.get("/internal/dead-letters")).json()
+    (letter,) = (await notes.client.get("/internal/dead-letters", headers=notes.admin)).json()
     assert letter["event_id"] == poisoned
     assert letter["consumer"] == "note-effects"
     assert letter["subject"] == "pathway.note.written"
@@ -77,20 +77,24 @@ async def test_failing_event_is_dead_lettered_and_the_events_behind_it_still_app
     assert poisoned not in await effects_by_event(notes.app)
     await eventually(lambda: consumer_caught_up(notes.nats.url))
 
-    still_failing = await notes.client.post("/internal/dead-letters/replay", json={"sequences": [letter["sequence"]]})
+    still_failing = await notes.client.post(
+        "/internal/dead-letters/replay", json={"sequences": [letter["sequence"]]}, headers=notes.admin
+    )
     assert still_failing.json() == [
         {"sequence": letter["sequence"], "outcome": "failed", "event_id": poisoned, "error": "RuntimeError"}
     ]
-    assert len((await notes.client.get("/internal/dead-letters")).json()) == 1
+    assert len((await notes.client.get("/internal/dead-letters", headers=notes.admin)).json()) == 1
 
     note_service.FAILING_AGGREGATES.clear()  # the cause is mended
-    replayed = await notes.client.post("/internal/dead-letters/replay", json={"sequences": [letter["sequence"], 999]})
+    replayed = await notes.client.post(
+        "/internal/dead-letters/replay", json={"sequences": [letter["sequence"], 999]}, headers=notes.admin
+    )
     assert replayed.json() == [
         {"sequence": letter["sequence"], "outcome": "applied", "event_id": poisoned, "error": None},
         {"sequence": 999, "outcome": "not-found", "event_id": None, "error": None},
     ]
     assert (await effects_by_event(notes.app))[poisoned] == 1
-    assert (await notes.client.get("/internal/dead-letters")).json() == []
+    assert (await notes.client.get("/internal/dead-letters", headers=notes.admin)).json() == []
 
 
 class RelayKilledBeforeMarking(OutboxRelay):

@@ -15,7 +15,7 @@ from services.consent.config import ConsentSettings
 from services.consent.main import create_app as create_consent
 from services.kit.natsserver import NatsServer
 from services.kit.settings import DatabaseSettings, HttpSettings, NatsSettings, ServiceSettings
-from services.kit.testing import DatabaseFactory, serve
+from services.kit.testing import DatabaseFactory, TokenMint, serve
 from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as create_notifications
 from services.plan.config import PlanSettings
@@ -36,7 +36,11 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., FastAPI]]] = {
 
 @pytest.fixture(params=sorted(SERVICES))
 async def service(
-    request: pytest.FixtureRequest, nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path
+    request: pytest.FixtureRequest,
+    nats_server: NatsServer,
+    database_factory: DatabaseFactory,
+    tmp_path: Path,
+    token_mint: TokenMint,
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings_class, create_app = SERVICES[request.param]
     settings = settings_class(
@@ -47,6 +51,8 @@ async def service(
     )
     app = create_app(settings)
     async with serve(app) as client:
+        token_mint.trust(app)
+        client.headers.update(token_mint.headers("admin"))
         await eventually(lambda: nats_connected(app))
         yield client
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, Field
 
+from services.kit.auth import require_scope
 from services.kit.events.broker import Broker
 from services.kit.events.consumer import (
     ATTEMPTS_HEADER,
@@ -68,7 +69,7 @@ def connected_broker(request: Request) -> Broker:
 ConsumersDep = Annotated[dict[str, DurableConsumer], Depends(consumers_of)]
 BrokerDep = Annotated[Broker, Depends(connected_broker)]
 
-router = APIRouter(prefix="/internal/dead-letters", tags=["operations"])
+router = APIRouter(prefix="/internal/dead-letters", tags=["operations"], dependencies=[Depends(require_scope("admin"))])
 
 
 def _to_dead_letter(sequence: int, data: bytes, headers: dict[str, str], at: datetime | None) -> DeadLetter:

@@ -1,0 +1,157 @@
+"""Bearer tokens, verified by each service itself, turned into a `Principal`.
+
+Keys come from the issuer's JWKS (the gateway's, or an external identity
+provider's), cached and fetched again when a token names a key id not yet
+seen, at most once per `jwks_min_refresh_seconds` so that made-up key ids
+cannot turn into a flood of fetches. joserfc does the JOSE work; it refuses
+`alg: none` and any algorithm not named in settings.
+"""
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+import httpx
+from fastapi import Depends, Request
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
+
+from services.kit.problems import Forbidden, ServiceUnavailable, Unauthorized
+from services.kit.settings import AuthSettings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API client or a staff member, and their organisation."""
+
+    subject: str
+    organisation_id: str
+    organisation_type: str
+    scopes: frozenset[str]
+    token_id: str | None = None
+
+
+class InvalidToken(Unauthorized):
+    slug, title = "invalid-token", "The access token is not valid"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{detail}"'}
+
+
+class MissingToken(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__("Send an access token: Authorization: Bearer <token>.")
+        self.headers = {"WWW-Authenticate": 'Bearer realm="graduated-pathway"'}
+
+
+class MissingScope(Forbidden):
+    slug, title = "insufficient-scope", "The token lacks a scope this needs"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This needs the scope '{scope}'.", missing_scope=scope)
+        self.headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}
+
+
+class KeySource(Protocol):
+    async def key_set(self, *, refresh: bool = False) -> KeySet: ...
+
+
+class JwksCache:
+    """The issuer's published keys, fetched over HTTP and kept for a while."""
+
+    def __init__(self, settings: AuthSettings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self._keys: KeySet | None = None
+        self._fetched_at = float("-inf")
+
+    async def key_set(self, *, refresh: bool = False) -> KeySet:
+        age = time.monotonic() - self._fetched_at
+        stale = age > self.settings.jwks_cache_seconds
+        if self._keys is None or stale or (refresh and age > self.settings.jwks_min_refresh_seconds):
+            try:
+                response = await self.client.get(self.settings.jwks_url, timeout=5.0)
+                response.raise_for_status()
+                self._keys = KeySet.import_key_set(response.json())
+            except (httpx.HTTPError, ValueError, JoseError) as error:
+                if self._keys is None:
+                    raise ServiceUnavailable("The token issuer's keys cannot be fetched.") from error
+            self._fetched_at = time.monotonic()
+        return self._keys
+
+
+class TokenVerifier:
+    def __init__(self, settings: AuthSettings, keys: KeySource) -> None:
+        self.settings = settings
+        self.keys = keys
+        self._claims = JWTClaimsRegistry(
+            leeway=settings.leeway_seconds,
+            iss={"essential": True, "value": settings.issuer},
+            aud={"essential": True, "value": settings.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+        )
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            try:
+                decoded = jwt.decode(token, await self.keys.key_set(), algorithms=self.settings.algorithms)
+            except InvalidKeyIdError:
+                decoded = jwt.decode(token, await self.keys.key_set(refresh=True), algorithms=self.settings.algorithms)
+            self._claims.validate(decoded.claims)
+        except ExpiredTokenError:
+            raise InvalidToken("The token has expired.") from None
+        except JoseError as error:
+            reason = f"{error.error}: {error.description}" if error.description else error.error
+            raise InvalidToken(f"The token was refused ({reason}).") from None
+        except ValueError:
+            raise InvalidToken("The token is malformed.") from None
+        return self._principal(decoded.claims)
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        organisation = claims.get(self.settings.org_claim)
+        organisation_type = claims.get(self.settings.org_type_claim)
+        if not isinstance(organisation, str) or not isinstance(organisation_type, str):
+            raise InvalidToken("The token names no organisation.")
+        scopes = claims.get(self.settings.scope_claim, "")
+        scope_list = scopes.split() if isinstance(scopes, str) else [str(scope) for scope in scopes]
+        token_id = claims.get("jti")
+        return Principal(
+            subject=str(claims["sub"]),
+            organisation_id=organisation,
+            organisation_type=organisation_type,
+            scopes=frozenset(scope_list),
+            token_id=token_id if isinstance(token_id, str) else None,
+        )
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MissingToken()
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = await verifier.verify(bearer_token(request))
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_scope(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that lets the request through only with `scope`; 403 naming it otherwise."""
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if scope not in principal.scopes:
+            raise MissingScope(scope)
+        return principal
+
+    return check

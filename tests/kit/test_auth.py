@@ -1,0 +1,91 @@
+"""Services verify tokens themselves and say precisely why they refuse one."""
+
+import base64
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from services.kit.testing import TokenMint
+from tests.kit.conftest import RunningNotes
+
+DEAD_LETTERS = "/internal/dead-letters"
+
+
+def unsigned(claims: dict[str, object]) -> str:
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+async def refusal(notes: RunningNotes, token: str) -> dict[str, object]:
+    response = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    body: dict[str, object] = response.json()
+    assert body["type"] == "urn:graduated-pathway:problem:invalid-token"
+    return body
+
+
+async def test_a_valid_token_with_the_scope_is_let_through(notes: RunningNotes) -> None:
+    response = await notes.client.get(DEAD_LETTERS, headers=notes.mint.headers("plans:read admin"))
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+async def test_no_token_is_a_401_that_says_how_to_send_one(notes: RunningNotes) -> None:
+    response = await notes.client.get(DEAD_LETTERS)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="graduated-pathway"'
+    assert response.json()["detail"] == "Send an access token: Authorization: Bearer <token>."
+
+
+async def test_an_expired_token_is_refused(notes: RunningNotes) -> None:
+    body = await refusal(notes, notes.mint.token("admin", expires_in=-120))
+    assert body["detail"] == "The token has expired."
+
+
+@pytest.mark.parametrize(("claim", "value"), [("iss", "https://evil.example"), ("aud", "another-api"), ("sub", None)])
+async def test_a_token_for_another_issuer_audience_or_without_subject_is_refused(
+    notes: RunningNotes, claim: str, value: str | None
+) -> None:
+    overrides: dict[str, object] = {claim: value}
+    token = notes.mint.token("admin", **overrides) if value else _without(notes.mint, claim)
+    body = await refusal(notes, token)
+    assert claim in str(body["detail"]) or "refused" in str(body["detail"])
+
+
+def _without(mint: TokenMint, claim: str) -> str:
+    claims = jwt.decode(mint.token("admin"), mint.key).claims
+    del claims[claim]
+    return jwt.encode({"alg": "ES256", "kid": mint.key.kid}, claims, mint.key)
+
+
+async def test_a_token_signed_by_another_key_under_the_same_kid_is_refused(notes: RunningNotes) -> None:
+    impostor = ECKey.generate_key("P-256", parameters={"kid": str(notes.mint.key.kid)})
+    claims = jwt.decode(notes.mint.token("admin"), notes.mint.key).claims
+    body = await refusal(notes, jwt.encode({"alg": "ES256", "kid": notes.mint.key.kid}, claims, impostor))
+    assert body["detail"] == "The token was refused (bad_signature)."
+
+
+async def test_alg_none_is_refused(notes: RunningNotes) -> None:
+    claims = jwt.decode(notes.mint.token("admin"), notes.mint.key).claims
+    body = await refusal(notes, unsigned(claims))
+    assert body["detail"] == "The token was refused (unsupported_algorithm: Algorithm of 'none' is not allowed)."
+
+
+async def test_garbage_is_refused(notes: RunningNotes) -> None:
+    await refusal(notes, "not-a-jwt")
+
+
+async def test_a_missing_scope_is_a_403_naming_it(notes: RunningNotes) -> None:
+    response = await notes.client.get(DEAD_LETTERS, headers=notes.mint.headers("plans:read"))
+    assert response.status_code == 403
+    body = response.json()
+    assert body["type"] == "urn:graduated-pathway:problem:insufficient-scope"
+    assert body["missing_scope"] == "admin"
+    assert body["detail"] == "This needs the scope 'admin'."
+    assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="admin"'
