@@ -52,8 +52,7 @@ async def test_an_expired_token_is_refused(notes: RunningNotes) -> None:
 async def test_a_token_for_another_issuer_audience_or_without_subject_is_refused(
     notes: RunningNotes, claim: str, value: str | None
 ) -> None:
-    overrides: dict[str, object] = {claim: value}
-    token = notes.mint.token("admin", **overrides) if value else _without(notes.mint, claim)
+    token = notes.mint.token("admin", claims={claim: value}) if value else _without(notes.mint, claim)
     body = await refusal(notes, token)
     assert claim in str(body["detail"]) or "refused" in str(body["detail"])
 
