@@ -24,6 +24,35 @@ class UpstreamSettings(BaseSettings):
         }
 
 
+class IdentitySettings(BaseSettings):
+    """Tokens the gateway issues, and the admin client it starts with."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    token_ttl_seconds: int = 900
+    key_reload_seconds: float = 60.0  # how soon a replica sees a key rotated by another
+    bootstrap_client_id: str = ""
+    bootstrap_client_secret: str = ""
+
+
+class RateLimitSettings(BaseSettings):
+    """A token bucket per client, in each gateway process."""
+
+    model_config = SettingsConfigDict(env_prefix="RATE_LIMIT_", extra="ignore")
+
+    per_second: float = 50.0
+    burst: int = 200
+
+
+class CorsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORS_", extra="ignore")
+
+    allow_origins: list[str] = Field(default_factory=list)
+
+
 class GatewaySettings(ServiceSettings):
     name: str = "gateway"
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)

@@ -1,11 +1,27 @@
 """Entry point: `uvicorn --factory gateway.main:create_app`."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from gateway import oauth, openapi, proxy, routes, service
 from gateway.config import GatewaySettings
+from gateway.headers import SecurityHeadersMiddleware
+from gateway.keys import SigningKeys
+from gateway.openapi import MergedOpenApi
+from gateway.ratelimit import RateLimiter
 from services.kit.app import create_service_app
+from services.kit.auth import TokenVerifier
+from services.kit.db import Database
+from services.kit.guards import JSON_MEDIA_TYPES
 from services.kit.health import ReadinessCheck
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"  # the OAuth token request
 
 
 def upstream_alive(base_url: str) -> ReadinessCheck:
@@ -22,8 +38,46 @@ def upstream_alive(base_url: str) -> ReadinessCheck:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    return create_service_app(
+
+    @asynccontextmanager
+    async def identity(app: FastAPI) -> AsyncIterator[None]:
+        database: Database = app.state.database
+        keys = SigningKeys(database, settings.identity, settings.auth.leeway_seconds)
+        app.state.settings = settings
+        app.state.signing_keys = keys
+        # The gateway verifies its own tokens against its key ring, not over HTTP.
+        app.state.verifier = TokenVerifier(settings.auth, keys)
+        app.state.rate_limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
+        app.state.openapi = MergedOpenApi(app, settings)
+        bootstrap = settings.identity
+        if bootstrap.bootstrap_client_id and bootstrap.bootstrap_client_secret:
+            async with database.sessionmaker() as session, session.begin():
+                await service.ensure_bootstrap_client(
+                    session, bootstrap.bootstrap_client_id, bootstrap.bootstrap_client_secret
+                )
+        await keys.start()
+        try:
+            yield
+        finally:
+            await keys.stop()
+
+    app = create_service_app(
         settings,
         title="Graduated Pathway",
+        routers=[oauth.router, routes.router, openapi.router, proxy.router],
+        migrations_dir=MIGRATIONS,
+        accepted_media_types=JSON_MEDIA_TYPES | {FORM_MEDIA_TYPE},
+        lifespan=identity,
         readiness_checks={name: upstream_alive(url) for name, url in settings.upstream.by_name().items()},
+        serve_openapi=False,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors.allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors.allow_origins,
+            allow_methods=proxy.METHODS,
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )
+    return app

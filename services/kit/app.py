@@ -20,7 +20,7 @@ from services.kit.guards import JSON_MEDIA_TYPES, BodyGuardMiddleware
 from services.kit.health import ReadinessCheck
 from services.kit.logs import AccessLogMiddleware, configure_logging
 from services.kit.migrations import upgrade_database
-from services.kit.problems import install_problem_handlers
+from services.kit.problems import PROBLEM_RESPONSES, install_problem_handlers
 from services.kit.requestid import RequestIdMiddleware, propagate_request_id
 from services.kit.settings import ServiceSettings
 
@@ -44,6 +44,7 @@ def create_service_app(
     accepted_media_types: Collection[str] = JSON_MEDIA_TYPES,
     lifespan: ExtraLifespan = _nothing,
     token_keys: KeySource | None = None,
+    serve_openapi: bool = True,
 ) -> FastAPI:
     """The app of one service.
 
@@ -84,7 +85,13 @@ def create_service_app(
             await http.aclose()
             await database.dispose()
 
-    app = FastAPI(title=title, lifespan=kit_lifespan)
+    app = FastAPI(
+        title=title,
+        lifespan=kit_lifespan,
+        openapi_url="/openapi.json" if serve_openapi else None,
+        docs_url="/docs" if serve_openapi else None,
+        redoc_url=None,
+    )
     app.state.readiness_checks = dict(readiness_checks or {})
     install_problem_handlers(app)
     # Added innermost first: the request id is set before anything logs.
@@ -98,5 +105,5 @@ def create_service_app(
     app.include_router(health.router)
     app.include_router(deadletters.router)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

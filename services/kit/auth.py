@@ -118,7 +118,12 @@ class TokenVerifier:
         if not isinstance(organisation, str) or not isinstance(organisation_type, str):
             raise InvalidToken("The token names no organisation.")
         scopes = claims.get(self.settings.scope_claim, "")
-        scope_list = scopes.split() if isinstance(scopes, str) else [str(scope) for scope in scopes]
+        if isinstance(scopes, str):
+            scope_list = scopes.split()
+        elif isinstance(scopes, list) and all(isinstance(scope, str) for scope in scopes):
+            scope_list = scopes  # as some identity providers send them
+        else:
+            raise InvalidToken("The token's scope claim is neither a string nor a list of strings.")
         token_id = claims.get("jti")
         return Principal(
             subject=str(claims["sub"]),

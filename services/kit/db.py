@@ -1,12 +1,13 @@
 """The async engine, sessions, and the transaction each request owns."""
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, TypeDecorator, event
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -23,6 +24,27 @@ SQLModel.metadata.naming_convention = {
 }
 
 CommitHook = Callable[[Session], None]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that comes back timezone-aware in UTC on every database.
+
+    PostgreSQL keeps the zone; SQLite keeps none and would hand back naive
+    values, so they are stored in UTC and read back as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -48,6 +70,8 @@ class Database:
     On SQLite the pool holds a single connection: SQLite allows one writer at a
     time, and concurrent async writers on separate connections end in
     `database is locked`. On PostgreSQL the pool is sized from settings.
+    So code running inside a request uses the request's session and never opens
+    another: on SQLite it would wait for the connection its own request holds.
 
     Hooks registered with `on_commit` run after every successful commit; the
     outbox relay uses one to wake as soon as an event row is committed.

@@ -23,7 +23,27 @@ from services.kit.requestid import current_request_id
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _without_messages(traceback_text: str) -> str:
+    """A formatted traceback cut down to its frames and exception types."""
+    kept = []
+    for line in traceback_text.splitlines():
+        if line.startswith("  File "):
+            kept.append(line.strip())
+        elif line and not line.startswith(" ") and not line.startswith(_TRACEBACK):
+            kept.append(line.split(":", 1)[0])  # "sqlite3.IntegrityError: ...": the type only
+    return " | ".join(kept)
+
+
 class _ContextFilter(logging.Filter):
+    """Adds the service and request id, and strips tracebacks that others logged as text.
+
+    uvicorn logs a failed start-up as a preformatted traceback in the message,
+    which quotes the exception (and so, for a database error, its parameters).
+    """
+
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
@@ -31,6 +51,8 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = current_request_id()
+        if isinstance(record.msg, str) and _TRACEBACK in record.msg:
+            record.msg, record.args = _without_messages(record.getMessage()), ()
         return True
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.requestid import current_request_id
@@ -85,6 +86,18 @@ class PreconditionRequired(ServiceError):
     status, slug, title = 428, "precondition-required", "If-Match is required"
 
 
+class TooManyRequests(ServiceError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class BadGateway(ServiceError):
+    status, slug, title = 502, "bad-gateway", "A service behind the gateway did not answer"
+
+
+class GatewayTimeout(ServiceError):
+    status, slug, title = 504, "gateway-timeout", "A service behind the gateway was too slow"
+
+
 class ServiceUnavailable(ServiceError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
@@ -103,8 +116,40 @@ _BY_STATUS: dict[int, type[ServiceError]] = {
         UnsupportedMediaType,
         ValidationFailed,
         PreconditionRequired,
+        TooManyRequests,
+        BadGateway,
         ServiceUnavailable,
+        GatewayTimeout,
     )
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, as every error is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+def _problem_response_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+
+
+# Documented on every route of every service, so that partners see the errors to expect.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response_doc("Malformed request, such as a body that is not JSON"),
+    401: _problem_response_doc("No valid access token"),
+    403: _problem_response_doc("The token lacks a scope, or the organisation may not see this"),
+    413: _problem_response_doc("The body is too large"),
+    415: _problem_response_doc("The body is not JSON"),
+    422: _problem_response_doc("The request is not valid; `errors` lists JSON pointers"),
+    500: _problem_response_doc("A fault of ours"),
 }
 
 

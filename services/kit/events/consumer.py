@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from services.kit.db import Database
+from services.kit.db import Database, UtcDateTime
 from services.kit.events.broker import Broker
 from services.kit.events.envelope import REQUEST_ID_EXTENSION, BaseCloudEvent, from_json
 from services.kit.requestid import request_id_scope
@@ -45,7 +45,7 @@ class InboxEvent(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=64)
-    processed_at: datetime
+    processed_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class AlreadyProcessed(Exception):

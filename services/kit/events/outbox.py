@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import Column, Field, SQLModel, col
 
-from services.kit.db import Database
+from services.kit.db import Database, UtcDateTime
 from services.kit.events.broker import Broker
 from services.kit.events.envelope import BaseCloudEvent, nats_subject, to_json
 from services.kit.settings import OutboxSettings
@@ -41,7 +41,7 @@ class OutboxEvent(SQLModel, table=True):
     event_id: str = Field(max_length=64, unique=True)
     subject: str = Field(max_length=255)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 def record_event(session: AsyncSession, event: BaseCloudEvent) -> None:

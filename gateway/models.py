@@ -1,0 +1,63 @@
+"""The gateway's tables: who may call, and the keys their tokens are signed with."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from services.kit.db import UtcDateTime
+
+
+class OrganisationType(StrEnum):
+    SCHOOL = "school"
+    HEALTH = "health"
+    POLICE = "police"
+    COUNCIL = "council"
+    VOLUNTARY = "voluntary"
+    SOCIAL_CARE = "social_care"
+
+
+class Organisation(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200, unique=True)
+    type: OrganisationType
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ApiClient(SQLModel, table=True):
+    """A partner system; it authenticates with its id and a secret stored only as a hash."""
+
+    __tablename__ = "api_client"
+
+    id: str = Field(primary_key=True, max_length=64)
+    organisation_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    name: str = Field(max_length=200)
+    scopes: str  # space-separated, as in the token's scope claim
+    secret_hash: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: str = Field(primary_key=True, max_length=36)
+    organisation_id: str = Field(foreign_key="organisation.id", index=True, max_length=36)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=200)
+    roles: str  # space-separated
+    password_hash: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SigningKey(SQLModel, table=True):
+    """A token signing key. The newest signs; older ones stay published until `retire_at`."""
+
+    __tablename__ = "signing_key"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    retire_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -1,0 +1,247 @@
+"""`POST /oauth/token` (the client-credentials grant) and the documents that describe it.
+
+The grant runs on authlib's `AuthorizationServer`, which has no FastAPI
+integration and whose hooks are synchronous. So the async work comes first
+(reading the form, loading the client and the signing key), and the grant then
+runs on that snapshot in a worker thread, where the argon2 check of the secret
+cannot stall the event loop.
+"""
+
+import base64
+import binascii
+import time
+import uuid
+from typing import Annotated, Any, ClassVar
+
+from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+
+from gateway import service
+from gateway.config import GatewaySettings
+from gateway.credentials import verify_secret
+from gateway.keys import ALGORITHM, SigningKeys
+from gateway.models import ApiClient, Organisation
+from gateway.ratelimit import RateLimiter
+from gateway.schemas import TokenOut
+from gateway.scopes import SCOPES
+from services.kit.db import SessionDep
+from services.kit.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
+from services.kit.requestid import current_request_id
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+class TokenClient(ClientMixin):  # type: ignore[misc]
+    """An API client as authlib sees it."""
+
+    def __init__(self, client: ApiClient, organisation: Organisation) -> None:
+        self.client = client
+        self.organisation = organisation
+        self.scopes = client.scopes.split()
+
+    def get_client_id(self) -> str:
+        return self.client.id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return " ".join(self.scopes)
+        asked = scope.split()
+        refused = [wanted for wanted in asked if wanted not in self.scopes]
+        if refused:
+            raise InvalidScopeError(f"This client may not have: {' '.join(refused)}")
+        return " ".join(dict.fromkeys(asked))
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return verify_secret(self.client.secret_hash, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in AUTH_METHODS
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return bool(grant_type == ClientCredentialsGrant.GRANT_TYPE)
+
+
+class SecretClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
+    """Clients authenticate with their secret, by HTTP Basic or in the form."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
+
+
+class TokenRequest(OAuth2Request):  # type: ignore[misc]
+    def __init__(self, uri: str, form: dict[str, str], headers: Headers) -> None:
+        super().__init__("POST", uri, headers=headers)
+        self.payload = BasicOAuth2Payload(form)
+
+    @property
+    def form(self) -> dict[str, str]:
+        data: dict[str, str] = self.payload.data
+        return data
+
+
+class TokenServer(AuthorizationServer):  # type: ignore[misc]
+    """One token request's server: it knows the one client the request names."""
+
+    def __init__(self, client: TokenClient | None, key: ECKey, settings: GatewaySettings) -> None:
+        super().__init__(scopes_supported=sorted(SCOPES))
+        self._client = client
+        self._key = key
+        self._settings = settings
+        self.register_grant(SecretClientCredentialsGrant)
+        self.register_token_generator("default", self._generate)
+
+    def query_client(self, client_id: str) -> TokenClient | None:
+        if self._client is not None and self._client.get_client_id() == client_id:
+            return self._client
+        return None
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        """Tokens are self-contained JWTs; nothing is stored."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_oauth2_request(self, request: TokenRequest) -> TokenRequest:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, Any]:
+        return status, body, headers
+
+    def _generate(self, *, client: TokenClient, scope: str | None, **_: Any) -> dict[str, Any]:
+        # authlib passes the scope as asked for (None when not asked): narrow it to what the client holds.
+        scope = client.get_allowed_scope(scope)
+        now = int(time.time())
+        ttl = self._settings.identity.token_ttl_seconds
+        claims = {
+            "iss": self._settings.auth.issuer,
+            "aud": self._settings.auth.audience,
+            "sub": client.client.id,
+            "org": client.organisation.id,
+            "org_type": str(client.organisation.type),
+            "scope": scope,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode({"alg": ALGORITHM, "kid": self._key.kid, "typ": "JWT"}, claims, self._key)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+
+
+def client_id_of(request: Request, form: dict[str, str]) -> str | None:
+    """The client id from HTTP Basic, else from the form."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[0] or None
+    return form.get("client_id")
+
+
+def _oauth_problem(status: int, body: dict[str, Any], headers: list[tuple[str, str]]) -> JSONResponse:
+    """RFC 6749's error members inside an RFC 9457 problem, so both kinds of client understand it."""
+    error = str(body.get("error", "invalid_request"))
+    problem: dict[str, Any] = {
+        "type": f"{TYPE_PREFIX}oauth-{error.replace('_', '-')}",
+        "title": "The token request was refused",
+        "status": status,
+        "detail": body.get("error_description") or error.replace("_", " "),
+        "error": error,
+        "error_description": body.get("error_description", ""),
+        "request_id": current_request_id(),
+    }
+    kept = {name: value for name, value in headers if name.lower() != "content-type"}  # e.g. WWW-Authenticate
+    return JSONResponse(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=kept)
+
+
+def settings_of(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+def signing_keys_of(request: Request) -> SigningKeys:
+    keys: SigningKeys = request.app.state.signing_keys
+    return keys
+
+
+def rate_limiter_of(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(settings_of)]
+SigningKeysDep = Annotated[SigningKeys, Depends(signing_keys_of)]
+
+router = APIRouter(tags=["tokens"])
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenOut,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "scope": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def issue_token(
+    request: Request, session: SessionDep, settings: SettingsDep, keys: SigningKeysDep
+) -> JSONResponse:
+    """Exchange client credentials for an access token."""
+    form = {name: value for name, value in (await request.form()).items() if isinstance(value, str)}
+    client_id = client_id_of(request, form)
+    caller = client_id or (request.client.host if request.client else "unknown")
+    rate_limiter_of(request).take(f"token:{caller}")
+    found = await service.token_client(session, client_id) if client_id else None
+    server = TokenServer(TokenClient(*found) if found else None, keys.signing_key(), settings)
+    oauth_request = TokenRequest(f"{settings.auth.issuer}/oauth/token", form, request.headers)
+    status, body, headers = await run_in_threadpool(server.create_token_response, oauth_request)
+    if status != 200:
+        return _oauth_problem(status, body, headers)
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(keys: SigningKeysDep) -> JSONResponse:
+    """The public keys that verify the gateway's tokens."""
+    return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def authorization_server_metadata(settings: SettingsDep) -> dict[str, Any]:
+    """RFC 8414 metadata: where to get tokens and the keys that verify them."""
+    issuer = settings.auth.issuer
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/oauth/token",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "scopes_supported": sorted(SCOPES),
+        "response_types_supported": ["token"],
+    }

@@ -1,0 +1,155 @@
+"""The gateway's rules for organisations, their clients and staff."""
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import repository
+from gateway.credentials import hash_secret, new_secret, verify_secret
+from gateway.models import ApiClient, Organisation, OrganisationType, StaffUser
+from gateway.schemas import ClientIn, OrganisationIn, UserIn
+from gateway.scopes import SCOPES
+from services.kit.problems import Conflict, NotFound, ValidationFailed
+
+ADMINISTRATION = "Graduated Pathway administration"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _flush_unique(session: AsyncSession, conflict: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
+
+
+async def create_organisation(session: AsyncSession, data: OrganisationIn) -> Organisation:
+    organisation = Organisation(id=str(uuid.uuid4()), name=data.name, type=data.type, created_at=_now())
+    session.add(organisation)
+    await _flush_unique(session, "An organisation with that name exists already.")
+    return organisation
+
+
+async def active_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
+    organisation = await repository.get_organisation(session, organisation_id)
+    if organisation is None:
+        raise NotFound("No such organisation.")
+    if organisation.disabled_at is not None:
+        raise Conflict("The organisation is disabled.")
+    return organisation
+
+
+def check_scopes(scopes: list[str]) -> None:
+    unknown = [index for index, scope in enumerate(scopes) if scope not in SCOPES]
+    if unknown:
+        raise ValidationFailed(
+            "Unknown scopes.",
+            errors=[
+                {"pointer": f"/scopes/{index}", "detail": f"Not one of: {' '.join(sorted(SCOPES))}"}
+                for index in unknown
+            ],
+        )
+
+
+async def create_client(session: AsyncSession, data: ClientIn) -> tuple[ApiClient, str]:
+    """A new API client and its secret, which is returned here and never again."""
+    check_scopes(data.scopes)
+    await active_organisation(session, data.organisation_id)
+    secret = new_secret()
+    client = ApiClient(
+        id=f"pw_{secrets.token_hex(10)}",
+        organisation_id=data.organisation_id,
+        name=data.name,
+        scopes=" ".join(dict.fromkeys(data.scopes)),
+        secret_hash=hash_secret(secret),
+        created_at=_now(),
+    )
+    session.add(client)
+    await session.flush()
+    return client, secret
+
+
+async def create_user(session: AsyncSession, data: UserIn) -> tuple[StaffUser, str]:
+    """A new staff member and a first password, returned here and never again."""
+    await active_organisation(session, data.organisation_id)
+    password = new_secret()[:20]
+    user = StaffUser(
+        id=str(uuid.uuid4()),
+        organisation_id=data.organisation_id,
+        email=data.email,
+        name=data.name,
+        roles=" ".join(dict.fromkeys(data.roles)),
+        password_hash=hash_secret(password),
+        created_at=_now(),
+    )
+    session.add(user)
+    await _flush_unique(session, "A staff member with that e-mail address exists already.")
+    return user, password
+
+
+async def disable_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
+    organisation = await repository.get_organisation(session, organisation_id)
+    if organisation is None:
+        raise NotFound("No such organisation.")
+    organisation.disabled_at = organisation.disabled_at or _now()
+    return organisation
+
+
+async def disable_client(session: AsyncSession, client_id: str) -> ApiClient:
+    client = await repository.get_client(session, client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    client.disabled_at = client.disabled_at or _now()
+    return client
+
+
+async def disable_user(session: AsyncSession, user_id: str) -> StaffUser:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise NotFound("No such staff member.")
+    user.disabled_at = user.disabled_at or _now()
+    return user
+
+
+async def token_client(session: AsyncSession, client_id: str) -> tuple[ApiClient, Organisation] | None:
+    """The client that may ask for a token, with its organisation; None if unknown or disabled."""
+    client = await repository.get_client(session, client_id)
+    if client is None or client.disabled_at is not None:
+        return None
+    organisation = await repository.get_organisation(session, client.organisation_id)
+    if organisation is None or organisation.disabled_at is not None:
+        return None
+    return client, organisation
+
+
+async def ensure_bootstrap_client(session: AsyncSession, client_id: str, secret: str) -> None:
+    """The first admin client, from settings: created once, its secret kept in step with settings."""
+    client = await repository.get_client(session, client_id)
+    if client is not None:
+        if not verify_secret(client.secret_hash, secret):
+            client.secret_hash = hash_secret(secret)
+        return
+    organisations = await repository.list_organisations(session)
+    administration = next((o for o in organisations if o.name == ADMINISTRATION), None)
+    if administration is None:
+        administration = Organisation(
+            id=str(uuid.uuid4()), name=ADMINISTRATION, type=OrganisationType.COUNCIL, created_at=_now()
+        )
+        session.add(administration)
+        await session.flush()  # the client's foreign key needs the row
+    session.add(
+        ApiClient(
+            id=client_id,
+            organisation_id=administration.id,
+            name="Bootstrap administrator",
+            scopes=" ".join(sorted(SCOPES)),
+            secret_hash=hash_secret(secret),
+            created_at=_now(),
+        )
+    )
+    await session.flush()

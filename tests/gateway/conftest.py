@@ -1,0 +1,92 @@
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.config import GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
+from gateway.main import create_app
+from services.kit.natsserver import NatsServer, free_port
+from services.kit.settings import AuthSettings, DatabaseSettings, HttpSettings, NatsSettings
+from services.kit.testing import DatabaseFactory
+from tests.gateway.upstream import create_echo_app
+
+BOOTSTRAP_ID = "pw_bootstrap"
+BOOTSTRAP_SECRET = "bootstrap-secret-for-tests-only-0123456789"
+
+
+@asynccontextmanager
+async def running(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """An app served by uvicorn on a loopback port, in this event loop."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+@dataclass
+class Gateway:
+    url: str
+    app: FastAPI
+    http: httpx.AsyncClient
+
+    async def token(self, client_id: str = BOOTSTRAP_ID, secret: str = BOOTSTRAP_SECRET, scope: str = "") -> str:
+        form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+        response = await self.http.post("/oauth/token", data=form, headers=basic(client_id, secret))
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    async def bearer(self, **kwargs: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(**kwargs)}"}
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[tuple[str, FastAPI]]:
+    app = create_echo_app()
+    async with running(app) as url:
+        yield url, app
+
+
+def gateway_settings(nats_url: str, database_url: str, data_dir: Path, upstream_url: str, port: int) -> GatewaySettings:
+    return GatewaySettings(
+        data_dir=data_dir,
+        database=DatabaseSettings(url=database_url),
+        nats=NatsSettings(url=nats_url),
+        auth=AuthSettings(issuer=f"http://127.0.0.1:{port}", jwks_url=f"http://127.0.0.1:{port}/.well-known/jwks.json"),
+        identity=IdentitySettings(bootstrap_client_id=BOOTSTRAP_ID, bootstrap_client_secret=BOOTSTRAP_SECRET),
+        upstream=UpstreamSettings(
+            assessment_url=upstream_url, consent_url=upstream_url, plan_url=upstream_url, notifications_url=upstream_url
+        ),
+        http=HttpSettings(client_timeout_seconds=1.0, connect_timeout_seconds=0.5),
+        rate_limit=RateLimitSettings(per_second=1000, burst=1000),
+    )
+
+
+@pytest.fixture
+async def gateway(
+    nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path, echo: tuple[str, FastAPI]
+) -> AsyncIterator[Gateway]:
+    port = free_port()
+    settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, echo[0], port=port)
+    app = create_app(settings)
+    async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
+        yield Gateway(url, app, http)

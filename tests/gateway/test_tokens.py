@@ -1,0 +1,132 @@
+"""Partner systems exchange client credentials for short-lived signed tokens."""
+
+import time
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, basic
+
+
+async def new_client(gateway: Gateway, scopes: list[str], org_type: str = "school") -> tuple[str, str, str]:
+    admin = await gateway.bearer()
+    organisation = await gateway.http.post(
+        "/admin/organisations", json={"name": f"Org {time.monotonic_ns()}", "type": org_type}, headers=admin
+    )
+    created = await gateway.http.post(
+        "/admin/clients",
+        json={"organisation_id": organisation.json()["id"], "name": "MIS", "scopes": scopes},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"], created.json()["client_secret"], organisation.json()["id"]
+
+
+async def test_client_credentials_give_a_token_the_jwks_verifies(gateway: Gateway) -> None:
+    client_id, secret, organisation_id = await new_client(gateway, ["assessments:read", "plans:read"])
+    response = await gateway.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret)
+    )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
+    assert body["scope"] == "assessments:read plans:read"
+
+    jwks = (await gateway.http.get("/.well-known/jwks.json")).json()
+    assert all("d" not in key for key in jwks["keys"]), "private key material must never be published"
+    decoded = jwt.decode(body["access_token"], KeySet.import_key_set(jwks))
+    assert decoded.header["alg"] == "ES256"
+    assert decoded.header["kid"] in {key["kid"] for key in jwks["keys"]}
+    claims = decoded.claims
+    assert claims["sub"] == client_id
+    assert claims["org"] == organisation_id
+    assert claims["org_type"] == "school"
+    assert claims["iss"] == gateway.url
+    assert claims["aud"] == "graduated-pathway"
+    assert claims["exp"] - claims["iat"] == 900
+    assert len(claims["jti"]) == 32
+
+
+async def test_credentials_in_the_form_and_a_narrower_scope_work_too(gateway: Gateway) -> None:
+    client_id, secret, _ = await new_client(gateway, ["assessments:read", "plans:read"])
+    response = await gateway.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "plans:read",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "plans:read"
+
+
+async def oauth_refusal(gateway: Gateway, response_status: int, error: str, **request: object) -> dict[str, object]:
+    response = await gateway.http.post("/oauth/token", **request)  # type: ignore[arg-type]
+    assert response.status_code == response_status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = response.json()
+    assert body["error"] == error
+    assert body["type"] == f"urn:graduated-pathway:problem:oauth-{error.replace('_', '-')}"
+    return body
+
+
+async def test_a_wrong_secret_or_unknown_client_is_invalid_client(gateway: Gateway) -> None:
+    form = {"grant_type": "client_credentials"}
+    await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=basic(BOOTSTRAP_ID, "wrong"))
+    await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=basic("pw_nobody", BOOTSTRAP_SECRET))
+    await oauth_refusal(gateway, 401, "invalid_client", data=form)
+
+
+async def test_a_scope_the_client_lacks_is_refused(gateway: Gateway) -> None:
+    client_id, secret, _ = await new_client(gateway, ["plans:read"])
+    body = await oauth_refusal(
+        gateway,
+        400,
+        "invalid_scope",
+        data={"grant_type": "client_credentials", "scope": "plans:read admin"},
+        headers=basic(client_id, secret),
+    )
+    assert body["error_description"] == "This client may not have: admin"
+
+
+async def test_other_grant_types_are_refused(gateway: Gateway) -> None:
+    await oauth_refusal(
+        gateway,
+        400,
+        "unsupported_grant_type",
+        data={"grant_type": "password"},
+        headers=basic(BOOTSTRAP_ID, BOOTSTRAP_SECRET),
+    )
+
+
+async def test_a_disabled_client_or_organisation_gets_no_token(gateway: Gateway) -> None:
+    admin = await gateway.bearer()
+    client_id, secret, organisation_id = await new_client(gateway, ["plans:read"])
+    second = await gateway.http.post(
+        "/admin/clients",
+        json={"organisation_id": organisation_id, "name": "Second", "scopes": ["plans:read"]},
+        headers=admin,
+    )
+    form = {"grant_type": "client_credentials"}
+
+    disabled = await gateway.http.post(f"/admin/clients/{client_id}/disable", headers=admin)
+    assert disabled.json()["disabled"] is True
+    await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=basic(client_id, secret))
+    second_credentials = basic(second.json()["id"], second.json()["client_secret"])
+    assert (await gateway.http.post("/oauth/token", data=form, headers=second_credentials)).status_code == 200
+
+    await gateway.http.post(f"/admin/organisations/{organisation_id}/disable", headers=admin)
+    await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=second_credentials)
+
+
+async def test_metadata_names_the_token_endpoint_and_keys(gateway: Gateway) -> None:
+    metadata = (await gateway.http.get("/.well-known/oauth-authorization-server")).json()
+    assert metadata["issuer"] == gateway.url
+    assert metadata["token_endpoint"] == f"{gateway.url}/oauth/token"
+    assert metadata["jwks_uri"] == f"{gateway.url}/.well-known/jwks.json"
+    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert "plans:read" in metadata["scopes_supported"]
