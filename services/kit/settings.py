@@ -54,7 +54,7 @@ class OutboxSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OUTBOX_", extra="ignore")
 
-    batch_size: int = 500
+    batch_size: int = 2000  # at most nats-py's 4,000 pending async publishes
     poll_seconds: float = 1.0
     publish_timeout_seconds: float = 5.0
     backoff_max_seconds: float = 10.0

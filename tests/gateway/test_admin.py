@@ -1,6 +1,7 @@
 """Administrators manage organisations, their API clients and staff through the gateway."""
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gateway.models import ApiClient, StaffUser
 from tests.gateway.conftest import Gateway
@@ -46,7 +47,8 @@ async def test_an_organisation_its_client_and_its_staff_are_registered_and_liste
     ]
 
     async with gateway.app.state.database.sessionmaker() as session:
-        stored_client = (await session.execute(select(ApiClient).where(ApiClient.name == "School MIS"))).scalar_one()
+        query = select(ApiClient).where(col(ApiClient.name) == "School MIS")
+        stored_client = (await session.execute(query)).scalar_one()
         stored_user = (await session.execute(select(StaffUser))).scalar_one()
     assert stored_client.secret_hash.startswith("$argon2id$") and secret not in stored_client.secret_hash
     assert stored_user.password_hash.startswith("$argon2id$") and password not in stored_user.password_hash

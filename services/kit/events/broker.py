@@ -58,10 +58,16 @@ class Broker:
         self.nc = NatsClient()
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._js: JetStreamContext | None = None
+        self._js_of: NatsClient | None = None
 
     @property
     def js(self) -> JetStreamContext:
-        return self.nc.jetstream()
+        """One context for the connection's life: each new context's first async
+        publish subscribes a reply inbox that is never removed."""
+        if self._js is None or self._js_of is not self.nc:
+            self._js, self._js_of = self.nc.jetstream(), self.nc
+        return self._js
 
     @property
     def is_connected(self) -> bool:

@@ -38,7 +38,10 @@ class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox_event"
 
     position: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(max_length=64, unique=True)
+    # Not unique in the database: JetStream's de-duplication on Nats-Msg-Id is
+    # what keeps an event single, and a unique index of random ids made each
+    # batch's delete touch pages all over the index (the relay's largest cost).
+    event_id: str = Field(max_length=64)
     subject: str = Field(max_length=255)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_type=UtcDateTime)

@@ -25,7 +25,6 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("position", name="pk_outbox_event"),
-        sa.UniqueConstraint("event_id", name="uq_outbox_event_event_id"),
     )
     op.create_table(
         "inbox_event",

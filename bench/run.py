@@ -1,0 +1,24 @@
+"""Runs every benchmark in turn, each in a process of its own, and prints their figures."""
+
+import subprocess
+import sys
+import time
+
+BENCHMARKS = ("bench.commit_to_stream", "bench.relay_throughput", "bench.http_baseline")
+
+
+def main() -> int:
+    failed = []
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        started = time.monotonic()
+        if subprocess.run([sys.executable, "-m", module], check=False).returncode != 0:
+            failed.append(module)
+        print(f"({time.monotonic() - started:.0f} s)\n", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
