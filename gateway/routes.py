@@ -18,7 +18,7 @@ from gateway.schemas import (
     UserIn,
     UserOut,
 )
-from gateway.scopes import StaffRole
+from gateway.scopes import Scope, StaffRole
 from services.kit.auth import require_scope
 from services.kit.db import SessionDep
 
@@ -42,7 +42,7 @@ def client_out(client: ApiClient) -> ClientOut:
         id=client.id,
         organisation_id=client.organisation_id,
         name=client.name,
-        scopes=client.scopes.split(),
+        scopes=[Scope(scope) for scope in client.scopes.split()],
         created_at=client.created_at,
         disabled=client.disabled_at is not None,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.models import OrganisationType
-from gateway.scopes import StaffRole
+from gateway.scopes import Scope, StaffRole
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
@@ -30,14 +30,14 @@ class OrganisationOut(BaseModel):
 class ClientIn(BaseModel):
     organisation_id: str
     name: Name
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[Scope] = Field(min_length=1)
 
 
 class ClientOut(BaseModel):
     id: str
     organisation_id: str
     name: str
-    scopes: list[str]
+    scopes: list[Scope]
     created_at: datetime
     disabled: bool
 

@@ -2,20 +2,21 @@
 
 from enum import StrEnum
 
-SCOPES: frozenset[str] = frozenset(
-    {
-        "assessments:read",
-        "assessments:write",
-        "plans:read",
-        "plans:write",
-        "consent:read",
-        "consent:write",
-        "subscriptions:manage",
-        "reports:read",
-        "forms:admin",
-        "admin",
-    }
-)
+
+class Scope(StrEnum):
+    ASSESSMENTS_READ = "assessments:read"
+    ASSESSMENTS_WRITE = "assessments:write"
+    PLANS_READ = "plans:read"
+    PLANS_WRITE = "plans:write"
+    CONSENT_READ = "consent:read"
+    CONSENT_WRITE = "consent:write"
+    SUBSCRIPTIONS_MANAGE = "subscriptions:manage"
+    REPORTS_READ = "reports:read"
+    FORMS_ADMIN = "forms:admin"
+    ADMIN = "admin"
+
+
+SCOPES: frozenset[str] = frozenset(Scope)
 
 
 class StaffRole(StrEnum):

@@ -12,7 +12,7 @@ from gateway.credentials import hash_secret, new_secret, verify_secret
 from gateway.models import ApiClient, Organisation, OrganisationType, StaffUser
 from gateway.schemas import ClientIn, OrganisationIn, UserIn
 from gateway.scopes import SCOPES
-from services.kit.problems import Conflict, NotFound, ValidationFailed
+from services.kit.problems import Conflict, NotFound
 
 ADMINISTRATION = "Graduated Pathway administration"
 
@@ -44,21 +44,8 @@ async def active_organisation(session: AsyncSession, organisation_id: str) -> Or
     return organisation
 
 
-def check_scopes(scopes: list[str]) -> None:
-    unknown = [index for index, scope in enumerate(scopes) if scope not in SCOPES]
-    if unknown:
-        raise ValidationFailed(
-            "Unknown scopes.",
-            errors=[
-                {"pointer": f"/scopes/{index}", "detail": f"Not one of: {' '.join(sorted(SCOPES))}"}
-                for index in unknown
-            ],
-        )
-
-
 async def create_client(session: AsyncSession, data: ClientIn) -> tuple[ApiClient, str]:
     """A new API client and its secret, which is returned here and never again."""
-    check_scopes(data.scopes)
     await active_organisation(session, data.organisation_id)
     secret = new_secret()
     client = ApiClient(

@@ -1,9 +1,10 @@
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,10 +13,25 @@ from fastapi import FastAPI
 
 from gateway.config import GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
 from gateway.main import create_app
+from services.assessment.config import AssessmentSettings
+from services.assessment.main import create_app as create_assessment
+from services.consent.config import ConsentSettings
+from services.consent.main import create_app as create_consent
 from services.kit.natsserver import NatsServer, free_port
-from services.kit.settings import AuthSettings, DatabaseSettings, HttpSettings, NatsSettings
+from services.kit.settings import AuthSettings, DatabaseSettings, HttpSettings, NatsSettings, ServiceSettings
 from services.kit.testing import DatabaseFactory
+from services.notifications.config import NotificationsSettings
+from services.notifications.main import create_app as create_notifications
+from services.plan.config import PlanSettings
+from services.plan.main import create_app as create_plan
 from tests.gateway.upstream import create_echo_app
+
+SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[Any], FastAPI]]] = {
+    "assessment": (AssessmentSettings, create_assessment),
+    "consent": (ConsentSettings, create_consent),
+    "plan": (PlanSettings, create_plan),
+    "notifications": (NotificationsSettings, create_notifications),
+}
 
 BOOTSTRAP_ID = "pw_bootstrap"
 BOOTSTRAP_SECRET = "bootstrap-secret-for-tests-only-0123456789"
@@ -90,3 +106,41 @@ async def gateway(
     app = create_app(settings)
     async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
         yield Gateway(url, app, http)
+
+
+@dataclass
+class Stack:
+    gateway: Gateway
+    services: dict[str, FastAPI]
+
+
+@pytest.fixture
+async def stack(nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Every service and the gateway, each on its own port, as `make up` runs them."""
+    gateway_port = free_port()
+    auth = AuthSettings(
+        issuer=f"http://127.0.0.1:{gateway_port}", jwks_url=f"http://127.0.0.1:{gateway_port}/.well-known/jwks.json"
+    )
+    services: dict[str, FastAPI] = {}
+    urls: dict[str, str] = {}
+    async with AsyncExitStack() as running_services:
+        for name, (settings_class, create) in SERVICES.items():
+            services[name] = create(
+                settings_class(
+                    data_dir=tmp_path,
+                    database=DatabaseSettings(url=await database_factory(name)),
+                    nats=NatsSettings(url=nats_server.url),
+                    auth=auth,
+                )
+            )
+            urls[name] = await running_services.enter_async_context(running(services[name]))
+        settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, "", gateway_port)
+        settings.upstream = UpstreamSettings(
+            assessment_url=urls["assessment"],
+            consent_url=urls["consent"],
+            plan_url=urls["plan"],
+            notifications_url=urls["notifications"],
+        )
+        app = create_app(settings)
+        async with running(app, gateway_port) as url, httpx.AsyncClient(base_url=url) as http:
+            yield Stack(Gateway(url, app, http), services)
