@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy import demo
 from services.kit.natsserver import free_port, nats_server_command
 
 SERVICES = ("assessment", "consent", "plan", "notifications")
@@ -69,7 +70,7 @@ def uvicorn(app: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def plan_children(data_dir: Path, gateway_port: int) -> tuple[list[Child], str]:
+def plan_children(data_dir: Path, gateway_port: int, bootstrap: tuple[str, str] | None) -> tuple[list[Child], str]:
     children: list[Child] = []
     nats_url = os.environ.get("NATS_URL", "")
     if not nats_url:
@@ -83,13 +84,18 @@ def plan_children(data_dir: Path, gateway_port: int) -> tuple[list[Child], str]:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         upstreams[f"UPSTREAM_{name.upper()}_URL"] = url
-        children.append(Child(name, uvicorn(f"services.{name}.main:create_app", port), common, f"{url}/healthz"))
+        children.append(Child(name, uvicorn(f"services.{name}.main:create_app", port), dict(common), f"{url}/healthz"))
     gateway_url = f"http://127.0.0.1:{gateway_port}"
+    # Services verify tokens against the gateway's keys, wherever it listens.
+    issuer = {"AUTH_ISSUER": gateway_url, "AUTH_JWKS_URL": f"{gateway_url}/.well-known/jwks.json"}
+    for child in children[-len(SERVICES) :]:
+        child.env |= issuer
+    identity = {demo.BOOTSTRAP_ID_ENV: bootstrap[0], demo.BOOTSTRAP_SECRET_ENV: bootstrap[1]} if bootstrap else {}
     children.append(
         Child(
             "gateway",
             uvicorn("gateway.main:create_app", gateway_port),
-            {**common, **upstreams},
+            {**common, **upstreams, **issuer, **identity},
             f"{gateway_url}/readyz",
         )
     )
@@ -113,7 +119,8 @@ async def wait_healthy(child: Child, client: httpx.AsyncClient) -> None:
 
 async def run(data_dir: Path) -> int:
     gateway_port = int(os.environ.get("PATHWAY_GATEWAY_PORT", "8000"))
-    children, nats_url = plan_children(data_dir, gateway_port)
+    bootstrap = demo.bootstrap_credentials(data_dir)
+    children, nats_url = plan_children(data_dir, gateway_port, bootstrap)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,7 +135,11 @@ async def run(data_dir: Path) -> int:
                 if child.health_url is None:  # nats-server: wait for its port
                     await asyncio.sleep(0.3)
             await asyncio.gather(*(wait_healthy(c, client) for c in children if c.health_url))
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        if bootstrap:
+            await demo.seed(gateway_url, data_dir, *bootstrap)
         print_table(children, nats_url, data_dir, gateway_port)
+        print(demo.how_to_get_a_token(gateway_url, data_dir), flush=True)
         exits = [asyncio.create_task(c.process.wait()) for c in children if c.process is not None]
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopping, *exits], return_when=asyncio.FIRST_COMPLETED)
@@ -136,7 +147,7 @@ async def run(data_dir: Path) -> int:
             print("a process stopped unexpectedly; stopping the rest", file=sys.stderr, flush=True)
             exit_code = 1
         stopping.cancel()
-    except (RuntimeError, TimeoutError) as failure:
+    except (RuntimeError, TimeoutError, httpx.HTTPError) as failure:
         print(f"could not start: {failure}", file=sys.stderr, flush=True)
         exit_code = 1
     finally:

@@ -1,5 +1,6 @@
-"""`make up` on a fresh copy of the repository runs the system and stops it cleanly."""
+"""`make up` on a fresh copy of the repository runs the system, keeps its data, and stops cleanly."""
 
+import json
 import os
 import shutil
 import signal
@@ -48,43 +49,89 @@ def processes_under(folder: Path) -> list[str]:
     return found
 
 
-def test_make_up_serves_the_gateway_and_sigterm_leaves_nothing_running(tmp_path: Path) -> None:
-    checkout = tmp_path / "checkout"
-    fresh_copy(checkout)
-    port = free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "NATS_URL"}
-    }
-    env |= {"PATHWAY_DATA_DIR": str(tmp_path / "data"), "PATHWAY_GATEWAY_PORT": str(port)}
-    log = (tmp_path / "make-up.log").open("wb")
-    make = subprocess.Popen(["make", "up"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+class MakeUp:
+    """One run of `make up`, stopped with SIGTERM."""
+
+    def __init__(self, checkout: Path, data: Path, port: int, log: Path) -> None:
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in {"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "NATS_URL"}
+        }
+        env |= {"PATHWAY_DATA_DIR": str(data), "PATHWAY_GATEWAY_PORT": str(port)}
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            ["make", "up"], cwd=checkout, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self) -> httpx.Response:
         deadline = time.monotonic() + READY_WITHIN_SECONDS
-        ready = None
-        while time.monotonic() < deadline and make.poll() is None:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
+                ready = httpx.get(f"{self.url}/readyz", timeout=2)
+                if ready.status_code == 200 and "Get a token:" in self.log.read_text():
+                    return ready
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        assert ready is not None and ready.status_code == 200, (tmp_path / "make-up.log").read_text()[-3000:]
-        checks = ready.json()["checks"]
-        assert checks == {
+        raise AssertionError(f"not ready within {READY_WITHIN_SECONDS}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=STOPPED_WITHIN_SECONDS)
+        self._log_file.close()
+
+
+def printed(log: Path) -> str:
+    return "\n".join(line for line in log.read_text().splitlines() if not line.startswith("{"))
+
+
+def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_running(tmp_path: Path) -> None:
+    checkout, data = tmp_path / "checkout", tmp_path / "data"
+    fresh_copy(checkout)
+    port = free_port()
+
+    first = MakeUp(checkout, data, port, tmp_path / "first.log")
+    try:
+        ready = first.wait_ready()
+        assert ready.json()["checks"] == {
             "database": True, "nats": True, "assessment": True, "consent": True, "plan": True, "notifications": True,
         }  # fmt: skip
         assert processes_under(checkout), "the services should run from the fresh copy"
+        demo = json.loads((data / "demo-credentials.json").read_text())
+        assert [d["type"] for d in demo] == ["council", "school", "health", "voluntary"]
+        assert oct((data / "demo-credentials.json").stat().st_mode)[-3:] == "600"
+        school = demo[1]
+        token = httpx.post(
+            f"{first.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(school["client_id"], school["client_secret"]),
+        )
+        assert token.status_code == 200, token.text
+        routed = httpx.get(
+            f"{first.url}/plans/unknown", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+        assert routed.status_code == 404 and routed.headers["content-type"] == "application/problem+json"
     finally:
-        make.send_signal(signal.SIGTERM)
-        make.wait(timeout=STOPPED_WITHIN_SECONDS)
-        log.close()
+        first.stop()
+    assert printed(first.log).count("client secret") == 1
+
+    second = MakeUp(checkout, data, port, tmp_path / "second.log")
+    try:
+        second.wait_ready()
+        again = httpx.post(
+            f"{second.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(school["client_id"], school["client_secret"]),
+        )
+        assert again.status_code == 200, "the second run keeps the clients made by the first"
+    finally:
+        second.stop()
+    assert "client secret" not in printed(second.log), "the admin secret is shown once, on the first start only"
 
     deadline = time.monotonic() + 5
     while processes_under(checkout) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(checkout) == []
-    assert (tmp_path / "data" / "assessment.db").exists()
-    assert (tmp_path / "data" / "nats" / "jetstream").is_dir()
