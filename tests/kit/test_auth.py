@@ -7,6 +7,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from services.kit.auth import TokenVerifier
 from services.kit.testing import TokenMint
 from tests.kit.conftest import RunningNotes
 
@@ -88,3 +89,34 @@ async def test_a_missing_scope_is_a_403_naming_it(notes: RunningNotes) -> None:
     assert body["missing_scope"] == "admin"
     assert body["detail"] == "This needs the scope 'admin'."
     assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="admin"'
+
+
+async def test_an_external_identity_provider_is_trusted_through_claim_mapping(notes: RunningNotes) -> None:
+    """Entra ID or Keycloak name the organisation and scopes in claims of their own."""
+    idp = TokenMint(issuer="https://login.example-idp.test/tenant/v2.0", audience="api://graduated-pathway")
+    verifier = notes.app.state.verifier
+    notes.app.state.verifier = TokenVerifier(
+        verifier.settings.model_copy(
+            update={
+                "issuer": idp.issuer,
+                "audience": idp.audience,
+                "org_claim": "pathway_org",
+                "org_type_claim": "pathway_org_type",
+                "scope_claim": "roles",
+            }
+        ),
+        idp,
+    )
+    claims = {"pathway_org": "org-health-1", "pathway_org_type": "health", "roles": ["admin", "plans:read"]}
+    token = idp.token(claims=claims)
+    response = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+    principal = await notes.app.state.verifier.verify(token)
+    assert (principal.organisation_id, principal.organisation_type) == ("org-health-1", "health")
+    assert principal.scopes == {"admin", "plans:read"}
+
+    gateway_style = notes.mint.token("admin")  # the gateway's claims mean nothing to this deployment
+    assert (
+        await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {gateway_style}"})
+    ).status_code == 401
