@@ -3,6 +3,7 @@
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,28 +80,32 @@ async def create_user(session: AsyncSession, data: UserIn) -> tuple[StaffUser, s
     return user, password
 
 
+class Disableable(Protocol):
+    disabled_at: datetime | None
+
+
+D = TypeVar("D", bound=Disableable)
+
+
+async def _disable(session: AsyncSession, model: type[D], key: str, what: str) -> D:
+    """Mark a row disabled (once; disabling again changes nothing)."""
+    row = await session.get(model, key)
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    row.disabled_at = row.disabled_at or _now()
+    return row
+
+
 async def disable_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
-    organisation = await repository.get_organisation(session, organisation_id)
-    if organisation is None:
-        raise NotFound("No such organisation.")
-    organisation.disabled_at = organisation.disabled_at or _now()
-    return organisation
+    return await _disable(session, Organisation, organisation_id, "organisation")
 
 
 async def disable_client(session: AsyncSession, client_id: str) -> ApiClient:
-    client = await repository.get_client(session, client_id)
-    if client is None:
-        raise NotFound("No such client.")
-    client.disabled_at = client.disabled_at or _now()
-    return client
+    return await _disable(session, ApiClient, client_id, "client")
 
 
 async def disable_user(session: AsyncSession, user_id: str) -> StaffUser:
-    user = await repository.get_user(session, user_id)
-    if user is None:
-        raise NotFound("No such staff member.")
-    user.disabled_at = user.disabled_at or _now()
-    return user
+    return await _disable(session, StaffUser, user_id, "staff member")
 
 
 async def token_client(session: AsyncSession, client_id: str) -> tuple[ApiClient, Organisation] | None:

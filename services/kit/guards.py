@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.kit.asgi import HttpMiddleware
 from services.kit.problems import BadRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType, problem_response
 
 JSON_MEDIA_TYPES = frozenset({"application/json"})
@@ -21,18 +22,15 @@ def _is_accepted(media_type: str, accepted: Collection[str]) -> bool:
     return media_type in accepted or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-class BodyGuardMiddleware:
+class BodyGuardMiddleware(HttpMiddleware):
     """Answers 413 past `max_body_bytes` and 415 for a body of a type not accepted."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, accepted_media_types: Collection[str]) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_body_bytes = max_body_bytes
         self.accepted = frozenset(accepted_media_types)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         refusal = self._refusal(headers)
         if refusal is not None:

@@ -13,7 +13,9 @@ from contextvars import ContextVar
 
 import httpx
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from services.kit.asgi import HttpMiddleware
 
 HEADER = "X-Request-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -46,16 +48,10 @@ async def propagate_request_id(request: httpx.Request) -> None:
         request.headers[HEADER] = request_id
 
 
-class RequestIdMiddleware:
-    """Pure ASGI middleware (BaseHTTPMiddleware would break context variables)."""
+class RequestIdMiddleware(HttpMiddleware):
+    """Takes the caller's request id, or makes one, and returns it on the answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
