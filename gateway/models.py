@@ -3,6 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from services.kit.db import UtcDateTime
@@ -20,7 +21,8 @@ class OrganisationType(StrEnum):
 class Organisation(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200, unique=True)
-    type: OrganisationType
+    # A plain string column, as in the migration: no database enum type to alter when types are added.
+    type: OrganisationType = Field(sa_type=String(20))
     created_at: datetime = Field(sa_type=UtcDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
