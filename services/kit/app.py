@@ -20,7 +20,7 @@ from services.kit.guards import JSON_MEDIA_TYPES, BodyGuardMiddleware
 from services.kit.health import ReadinessCheck
 from services.kit.logs import AccessLogMiddleware, configure_logging
 from services.kit.migrations import upgrade_database
-from services.kit.problems import PROBLEM_RESPONSES, install_problem_handlers
+from services.kit.problems import PROBLEM_RESPONSES, UnhandledErrorMiddleware, install_problem_handlers
 from services.kit.requestid import RequestIdMiddleware, propagate_request_id
 from services.kit.settings import ServiceSettings
 
@@ -100,6 +100,7 @@ def create_service_app(
         max_body_bytes=settings.http.max_body_bytes,
         accepted_media_types=accepted_media_types,
     )
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -15,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
+from services.kit.asgi import HttpMiddleware
 from services.kit.requestid import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -212,15 +214,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, request.url.path)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The message may carry data the caller sent (a database error quotes its
-    # parameters), so only the type and the stack reach the log.
-    logger.error("unhandled error", exc_info=exc)
-    return problem_response(ServiceError(), request.url.path)
+class UnhandledErrorMiddleware(HttpMiddleware):
+    """Turns an exception no handler took into a 500 problem, inside the request's scope.
+
+    Starlette would answer it from its outermost middleware, where the request
+    id is already gone from the answer, its header and the log line. The
+    message may carry data the caller sent (a database error quotes its
+    parameters), so the log formatter keeps only the type and the stack.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            logger.error("unhandled error", exc_info=error)
+            if started:
+                raise
+            await problem_response(ServiceError(), scope.get("path"))(scope, receive, send)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)

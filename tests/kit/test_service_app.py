@@ -46,9 +46,12 @@ async def test_logs_hold_no_personal_data_even_when_a_handler_fails(
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
     assert "Amelia" not in failed.text
+    assert failed.json()["request_id"] == failed.headers["x-request-id"], "a 500 can be traced like any answer"
 
     logged = capsys.readouterr().err
     assert '"path": "/notes"' in logged  # the requests were logged...
-    assert "RuntimeError" in logged  # ...and so was the failure's type
+    error_line = next(line for line in logged.splitlines() if '"unhandled error"' in line)
+    assert "RuntimeError" in error_line  # ...and so was the failure's type,
+    assert failed.headers["x-request-id"] in error_line  # with the request it belongs to
     for personal in ("Amelia", "Hartley", "2016-04-09", "9434765919", "disclosed"):
         assert personal not in logged
