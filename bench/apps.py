@@ -1,4 +1,4 @@
-"""Apps for `uvicorn --factory`: a bare FastAPI app and the kit's note service.
+"""Apps for `uvicorn --factory`: a bare FastAPI app, a stand-in for the plan service, and the kit's note service.
 
 The note service reads its settings from the environment like every service:
 `DATABASE_URL`, `NATS_URL` and `PATHWAY_DATA_DIR`.
@@ -6,11 +6,49 @@ The note service reads its settings from the environment like every service:
 
 import uuid
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from gateway.scopes import SCOPES
 from services.kit.settings import ServiceSettings
 from tests.kit.note_service import create_note_app
+
+# Shaped like the gateway's answer to its admin client: a token as long as its ES256 JWT, which nothing here checks.
+STATIC_TOKEN = {
+    "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjAwMDAwMDAwMDAwMDAwMDAiLCJ0eXAiOiJKV1QifQ."
+    + "e" * 488
+    + "."
+    + "s" * 86,
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "scope": " ".join(sorted(SCOPES)),
+}
+PLAN = {
+    "family_id": "6b0f8c1e-3d7a-4f51-9a0e-2c4d8e1f7a90",
+    "organisation_id": "0c9e2b7d-51a4-4e8f-b3c6-7d2a9f1e4b58",
+    "status": "active",
+    "version": 3,
+    "created_at": "2025-01-14T10:02:11Z",
+    "updated_at": "2025-03-02T16:45:37Z",
+    "goals": [
+        {
+            "id": f"goal-{n}",
+            "title": title,
+            "owner": "lead practitioner",
+            "due": "2025-06-30",
+            "progress": "started",
+        }
+        for n, title in enumerate(
+            [
+                "Regular school attendance, supported by a morning routine agreed with the family",
+                "A stable tenancy, with the housing officer and the family meeting monthly",
+                "Health visits kept, and the younger child's development review booked",
+                "Both parents in touch with the parenting group and the family support worker",
+            ]
+        )
+    ],
+}
 
 
 class BareNoteIn(BaseModel):
@@ -34,6 +72,27 @@ def create_bare_app() -> FastAPI:
     @app.post("/notes", status_code=201)
     async def write_note(body: BareNoteIn) -> BareNoteOut:
         return BareNoteOut(id=str(uuid.uuid4()), event_id=str(uuid.uuid4()))
+
+    @app.post("/oauth/token")
+    async def issue_token(request: Request) -> JSONResponse:
+        """The form read and an answer shaped like the gateway's, with no client check and no signature."""
+        await request.form()
+        return JSONResponse(STATIC_TOKEN, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    return app
+
+
+def create_plan_stub_app() -> FastAPI:
+    """`GET /plans/{plan_id}`: about 1 KB of JSON and an ETag, as a service answers a read, with nothing behind it."""
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/plans/{plan_id}")
+    async def read_plan(plan_id: str) -> JSONResponse:
+        return JSONResponse({"id": plan_id, **PLAN}, headers={"ETag": f'"{plan_id}-{PLAN["version"]}"'})
 
     return app
 

@@ -1,26 +1,37 @@
-"""Pieces the benchmarks share: a scratch nats-server and database, sample events, figures."""
+"""Pieces the benchmarks share: a scratch nats-server and database, the gateway, HTTP load, sample events, figures."""
 
 import argparse
 import asyncio
+import base64
 import logging
 import math
 import os
+import secrets
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import httpx
 import uvloop
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.kit.events.envelope import CloudEvent, new_event
-from services.kit.natsserver import NatsServer
+from services.kit.natsserver import NatsServer, free_port
 
 DATABASE_URL_ENV = "BENCH_DATABASE_URL"
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 15.0
+GATEWAY_CLIENT_ID = "bench-admin"
 
 
 @contextmanager
@@ -63,6 +74,145 @@ async def scratch_database(folder: Path, name: str) -> AsyncIterator[str]:
                 await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+@contextmanager
+def serving(app: str, port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """An app factory served by one uvicorn worker on `port`; yields its base URL, and shows its log if that fails."""
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", app,
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    except BaseException:
+        _stop(process)
+        print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+        raise
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A running gateway and the admin client it made at start."""
+
+    url: str
+    client_id: str
+    client_secret: str
+
+    @property
+    def basic_auth(self) -> dict[str, str]:
+        """The admin client's credentials as an HTTP Basic header, for `POST /oauth/token`."""
+        credentials = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        return {"Authorization": f"Basic {credentials}"}
+
+
+@contextmanager
+def running_gateway(folder: Path, nats_url: str, database_url: str, upstream_url: str) -> Iterator[Gateway]:
+    """The real gateway in its own uvicorn, every service behind it at `upstream_url` and no rate limit that bites.
+
+    It issues its own tokens as `http://127.0.0.1:<port>` and logs warnings only; wait for its `/healthz`.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secret = secrets.token_urlsafe(32)
+    env = {
+        "PATHWAY_DATA_DIR": str(folder),
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        **{f"UPSTREAM_{name}_URL": upstream_url for name in ("ASSESSMENT", "CONSENT", "PLAN", "NOTIFICATIONS")},
+        "AUTH_ISSUER": url,
+        "AUTH_JWKS_URL": f"{url}/.well-known/jwks.json",
+        "GATEWAY_BOOTSTRAP_CLIENT_ID": GATEWAY_CLIENT_ID,
+        "GATEWAY_BOOTSTRAP_CLIENT_SECRET": secret,
+        "RATE_LIMIT_PER_SECOND": "1000000",
+        "RATE_LIMIT_BURST": "1000000",
+        "SERVICE_LOG_LEVEL": "WARNING",
+    }
+    with serving("gateway.main:create_app", port, env, folder / "gateway.log"):
+        yield Gateway(url, GATEWAY_CLIENT_ID, secret)
+
+
+async def wait_healthy(client: httpx.AsyncClient) -> None:
+    """Until `GET /healthz` answers 200."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{client.base_url}/healthz not ready within {START_TIMEOUT_SECONDS:g} s")
+        await asyncio.sleep(0.1)
+
+
+async def http_clients(stack: AsyncExitStack, base_url: str, count: int) -> list[httpx.AsyncClient]:
+    """One client per request in flight (a shared client's pool slows down beyond a few connections)."""
+    return [await stack.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30.0)) for _ in range(count)]
+
+
+class Load(NamedTuple):
+    """One timed run: requests a second, and latency percentiles in milliseconds."""
+
+    rate: float
+    p50: float
+    p99: float
+
+
+async def drive(
+    clients: Sequence[httpx.AsyncClient],
+    requests: int,
+    send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+) -> Load:
+    """`requests` requests made by `send`, one in flight per client; each must answer 200."""
+    latencies: list[float] = []
+    tickets = iter(range(requests))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for _ in tickets:
+            started = time.perf_counter()
+            response = await send(client)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.request.url} answered {response.status_code}: {response.text[:500]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(client) for client in clients))
+    seconds = time.perf_counter() - started
+    ordered = sorted(latency * 1000 for latency in latencies)
+    return Load(requests / seconds, percentile(ordered, 50), percentile(ordered, 99))
+
+
+def load_row(name: str, requests: int, loads: Sequence[Load]) -> list[object]:
+    """Requests/s as median, min and max over rounds, then the median p50 and p99."""
+    rates = [load.rate for load in loads]
+    return [
+        name,
+        requests,
+        len(loads),
+        round(statistics.median(rates)),
+        round(min(rates)),
+        round(max(rates)),
+        statistics.median(load.p50 for load in loads),
+        statistics.median(load.p99 for load in loads),
+    ]
+
+
+def load_headers(first: str, rate: str = "req/s") -> list[str]:
+    """The headings of `load_row`'s columns."""
+    return [first, "requests", "rounds", f"median {rate}", "min", "max", "p50 ms", "p99 ms"]
 
 
 def backend_name(database_url: str) -> str:

@@ -4,7 +4,13 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("bench.commit_to_stream", "bench.relay_throughput", "bench.http_baseline")
+BENCHMARKS = (
+    "bench.commit_to_stream",
+    "bench.relay_throughput",
+    "bench.http_baseline",
+    "bench.gateway_overhead",
+    "bench.tokens",
+)
 
 
 def main() -> int:
