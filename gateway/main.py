@@ -56,15 +56,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                     session, bootstrap.bootstrap_client_id, bootstrap.bootstrap_client_secret
                 )
         await keys.start()
+        app.state.upstream = proxy.upstream_session(settings.http)
         try:
             yield
         finally:
+            await app.state.upstream.close()
             await keys.stop()
 
     app = create_service_app(
         settings,
         title="Graduated Pathway",
-        routers=[oauth.router, routes.router, openapi.router, proxy.router],
+        # The proxy first: most requests are proxied, and routes are matched in order.
+        routers=[proxy.router, oauth.router, routes.router, openapi.router],
         migrations_dir=MIGRATIONS,
         accepted_media_types=JSON_MEDIA_TYPES | {FORM_MEDIA_TYPE},
         lifespan=identity,

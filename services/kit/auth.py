@@ -85,9 +85,19 @@ class JwksCache:
 
 
 class TokenVerifier:
+    """Checks tokens, and remembers the ones it accepted until they expire.
+
+    A partner sends the same token for many requests; checking its ES256
+    signature each time cost about 0.2 ms of CPU per request. A remembered token
+    is still refused once its `exp` has passed.
+    """
+
+    REMEMBERED_AT_MOST = 10_000
+
     def __init__(self, settings: AuthSettings, keys: KeySource) -> None:
         self.settings = settings
         self.keys = keys
+        self._accepted: dict[str, tuple[Principal, float]] = {}  # token -> (principal, expiry)
         self._claims = JWTClaimsRegistry(
             leeway=settings.leeway_seconds,
             iss={"essential": True, "value": settings.issuer},
@@ -97,6 +107,19 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._accepted.get(token)
+        if remembered is not None:
+            principal, expires_at = remembered
+            if time.time() < expires_at + self.settings.leeway_seconds:
+                return principal
+            del self._accepted[token]
+        principal, expires_at = await self._check(token)
+        if len(self._accepted) >= self.REMEMBERED_AT_MOST:
+            self._accepted.clear()
+        self._accepted[token] = (principal, expires_at)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, float]:
         try:
             try:
                 decoded = jwt.decode(token, await self.keys.key_set(), algorithms=self.settings.algorithms)
@@ -110,7 +133,7 @@ class TokenVerifier:
             raise InvalidToken(f"The token was refused ({reason}).") from None
         except ValueError:
             raise InvalidToken("The token is malformed.") from None
-        return self._principal(decoded.claims)
+        return self._principal(decoded.claims), float(decoded.claims["exp"])
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         organisation = claims.get(self.settings.org_claim)

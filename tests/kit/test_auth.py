@@ -1,5 +1,6 @@
 """Services verify tokens themselves and say precisely why they refuse one."""
 
+import asyncio
 import base64
 import json
 
@@ -120,3 +121,15 @@ async def test_an_external_identity_provider_is_trusted_through_claim_mapping(no
     assert (
         await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {gateway_style}"})
     ).status_code == 401
+
+
+async def test_a_remembered_token_is_still_refused_once_it_expires(notes: RunningNotes) -> None:
+    settings = notes.app.state.verifier.settings
+    notes.app.state.verifier = TokenVerifier(settings.model_copy(update={"leeway_seconds": 0}), notes.mint)
+    short_lived = notes.mint.token("admin", expires_in=1)
+    first = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {short_lived}"})
+    assert first.status_code == 200
+    await asyncio.sleep(1.5)
+    later = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {short_lived}"})
+    assert later.status_code == 401
+    assert later.json()["detail"] == "The token has expired."
