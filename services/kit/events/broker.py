@@ -21,6 +21,7 @@ from services.kit.settings import NatsSettings
 logger = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
+DRAIN_TIMEOUT_SECONDS = 5  # nats-py waits 30 s by default, longer than a stop is given
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
@@ -86,6 +87,7 @@ class Broker:
                     # nats-py sleeps on it, so a float works; its annotation says int.
                     reconnect_time_wait=self.settings.reconnect_wait_seconds,  # type: ignore[arg-type]
                     connect_timeout=2,
+                    drain_timeout=DRAIN_TIMEOUT_SECONDS,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,

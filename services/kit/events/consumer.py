@@ -9,6 +9,7 @@ events behind it.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +90,7 @@ class DurableConsumer:
         self.broker = broker
         self.settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
 
     @property
     def dead_letter_subject(self) -> str:
@@ -100,6 +103,10 @@ class DurableConsumer:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._subscription is not None:
+            # Left subscribed, an interrupted fetch holds the connection's drain for its whole timeout.
+            with contextlib.suppress(NatsError, TimeoutError):
+                await self._subscription.unsubscribe()
 
     async def run(self) -> None:
         await self.broker.ready.wait()
@@ -117,6 +124,7 @@ class DurableConsumer:
                 subscription = await self.broker.js.pull_subscribe_bind(
                     self.spec.name, stream=self.broker.settings.stream
                 )
+                self._subscription = subscription
                 break
             except (NatsError, TimeoutError, OSError) as error:
                 logger.warning(
