@@ -10,13 +10,9 @@ that work; the bare app only validates and answers.
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, contextmanager
-from pathlib import Path
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 
 import httpx
 
@@ -29,53 +25,12 @@ from bench.common import (
     running_nats,
     scratch_database,
     scratch_folder,
+    serving,
+    wait_healthy,
 )
 from services.kit.natsserver import free_port
 
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 15.0
 NOTE = {"aggregate": "family-1", "text": "Met the family at home; agreed the next review."}
-
-
-@contextmanager
-def uvicorn(app: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
-    """An app factory served by uvicorn on a free port; yields its base URL, and shows its output if that fails."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", app,
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    except BaseException:
-        stop(process)
-        print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
-        raise
-    stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-async def wait_ready(client: httpx.AsyncClient, path: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        try:
-            if (await client.get(path)).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{client.base_url}{path} not ready within {START_TIMEOUT_SECONDS:g} s")
-        await asyncio.sleep(0.1)
 
 
 async def drive(clients: Sequence[httpx.AsyncClient], requests: int) -> tuple[float, list[float]]:
@@ -96,15 +51,13 @@ async def drive(clients: Sequence[httpx.AsyncClient], requests: int) -> tuple[fl
     return time.perf_counter() - started, latencies
 
 
-async def measure(
-    name: str, base_url: str, ready_path: str, requests: int, warmup: int, concurrency: int
-) -> list[object]:
+async def measure(name: str, base_url: str, requests: int, warmup: int, concurrency: int) -> list[object]:
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30.0))
             for _ in range(concurrency)
         ]
-        await wait_ready(clients[0], ready_path)
+        await wait_healthy(clients[0])
         await drive(clients, warmup)
         seconds, latencies = await drive(clients, requests)
     ordered = sorted(latency * 1000 for latency in latencies)
@@ -113,13 +66,13 @@ async def measure(
 
 async def main(requests: int, warmup: int, concurrency: int) -> None:
     with scratch_folder() as folder:
-        with uvicorn("bench.apps:create_bare_app", {}, folder / "bare.log") as url:
-            bare = await measure("baseline: bare FastAPI", url, "/healthz", requests, warmup, concurrency)
+        with serving("bench.apps:create_bare_app", free_port(), {}, folder / "bare.log") as url:
+            bare = await measure("baseline: bare FastAPI", url, requests, warmup, concurrency)
         with running_nats(folder / "nats") as server:
             async with scratch_database(folder, "notes") as database_url:
                 env = {"DATABASE_URL": database_url, "NATS_URL": server.url, "PATHWAY_DATA_DIR": str(folder)}
-                with uvicorn("bench.apps:create_notes_app", env, folder / "notes.log") as url:
-                    notes = await measure("note service (kit)", url, "/readyz", requests, warmup, concurrency)
+                with serving("bench.apps:create_notes_app", free_port(), env, folder / "notes.log") as url:
+                    notes = await measure("note service (kit)", url, requests, warmup, concurrency)
 
     print(
         f"HTTP POST /notes ({backend_name(database_url)}; one uvicorn worker each; concurrency {concurrency}, "
