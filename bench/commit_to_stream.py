@@ -21,6 +21,7 @@ from nats.js.api import DeliverPolicy
 from bench.common import (
     add_loop_argument,
     backend_name,
+    kit_outbox_parts,
     percentile,
     print_table,
     run,
@@ -30,11 +31,9 @@ from bench.common import (
     scratch_folder,
 )
 from services.kit.db import Database
-from services.kit.events.broker import Broker
 from services.kit.events.envelope import nats_subject, to_json
 from services.kit.events.outbox import MSG_ID_HEADER, OutboxRelay, record_event
-from services.kit.migrations import upgrade_database
-from services.kit.settings import DatabaseSettings, NatsSettings, OutboxSettings
+from services.kit.settings import OutboxSettings
 
 TARGET_P99_MS = 20.0
 ARRIVAL_TIMEOUT_SECONDS = 10.0
@@ -93,14 +92,7 @@ def figures(name: str, latencies: list[float]) -> list[object]:
 async def main(events: int, warmup: int) -> None:
     with scratch_folder() as folder, running_nats(folder / "nats") as server:
         async with scratch_database(folder, "commit") as database_url, AsyncExitStack() as stack:
-            nats_settings = NatsSettings(url=server.url)
-            database = Database(DatabaseSettings(url=database_url))
-            stack.push_async_callback(database.dispose)
-            await upgrade_database(database, None)
-            broker = Broker(nats_settings, "bench-relay")
-            broker.start()
-            stack.push_async_callback(broker.close)
-            await broker.ready.wait()
+            database, broker = await kit_outbox_parts(stack, database_url, server.url)
             relay = OutboxRelay(database, broker, OutboxSettings())
             relay.start()
             stack.push_async_callback(relay.stop)

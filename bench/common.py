@@ -25,8 +25,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.kit.db import Database
+from services.kit.events.broker import Broker
 from services.kit.events.envelope import CloudEvent, new_event
+from services.kit.migrations import upgrade_database
 from services.kit.natsserver import NatsServer, free_port
+from services.kit.settings import DatabaseSettings, NatsSettings
 
 DATABASE_URL_ENV = "BENCH_DATABASE_URL"
 START_TIMEOUT_SECONDS = 30.0
@@ -270,3 +274,15 @@ def run(main: Coroutine[Any, Any, None], loop: str) -> None:
     factory = uvloop.new_event_loop if loop == "uvloop" else asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main)
+
+
+async def kit_outbox_parts(stack: AsyncExitStack, database_url: str, nats_url: str) -> tuple[Database, Broker]:
+    """A migrated database with the outbox tables and a connected broker, both closed with `stack`."""
+    database = Database(DatabaseSettings(url=database_url))
+    stack.push_async_callback(database.dispose)
+    await upgrade_database(database, None)
+    broker = Broker(NatsSettings(url=nats_url), "bench-relay")
+    broker.start()
+    stack.push_async_callback(broker.close)
+    await broker.ready.wait()
+    return database, broker

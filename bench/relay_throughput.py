@@ -25,6 +25,7 @@ from sqlalchemy import func, insert, select
 from bench.common import (
     add_loop_argument,
     backend_name,
+    kit_outbox_parts,
     print_table,
     run,
     running_nats,
@@ -33,11 +34,10 @@ from bench.common import (
     scratch_folder,
 )
 from services.kit.db import Database
-from services.kit.events.broker import Broker, ensure_streams
+from services.kit.events.broker import ensure_streams
 from services.kit.events.envelope import nats_subject, to_json
 from services.kit.events.outbox import MSG_ID_HEADER, OutboxEvent, OutboxRelay
-from services.kit.migrations import upgrade_database
-from services.kit.settings import DatabaseSettings, NatsSettings, OutboxSettings
+from services.kit.settings import NatsSettings, OutboxSettings
 
 TARGET_EVENTS_PER_SECOND = 10_000
 FILL_CHUNK = 10_000
@@ -139,14 +139,8 @@ async def main(events: int, batch_size: int, rounds: int) -> None:
     baseline_rates: list[float] = []
     with scratch_folder() as folder, running_nats(folder / "nats") as server:
         async with scratch_database(folder, "relay") as database_url, AsyncExitStack() as stack:
-            nats_settings = NatsSettings(url=server.url)
-            database = Database(DatabaseSettings(url=database_url))
-            stack.push_async_callback(database.dispose)
-            await upgrade_database(database, None)
-            broker = Broker(nats_settings, "bench-relay")
-            broker.start()
-            stack.push_async_callback(broker.close)
-            await broker.ready.wait()
+            database, broker = await kit_outbox_parts(stack, database_url, server.url)
+            nats_settings = broker.settings
             bare = await nats.connect(server.url)
             stack.push_async_callback(bare.close)
             js = bare.jetstream()
