@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, TypeDecorator, event
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -98,10 +98,6 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
-
-    @property
-    def sync_engine(self) -> Engine:
-        return self.engine.sync_engine
 
     def on_commit(self, hook: CommitHook) -> None:
         event.listen(self._session_class, "after_commit", hook)

@@ -114,6 +114,7 @@ def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_runni
             f"{first.url}/plans/unknown", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
         )
         assert routed.status_code == 404 and routed.headers["content-type"] == "application/problem+json"
+        assert routed.json()["instance"] == "/plans/unknown", "the plan service itself answered, through the gateway"
     finally:
         first.stop()
     assert printed(first.log).count("client secret") == 1

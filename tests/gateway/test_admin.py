@@ -75,6 +75,7 @@ async def test_duplicates_unknown_scopes_and_missing_organisations_are_refused_c
         headers=admin,
     )
     assert nowhere.status_code == 404
+    assert nowhere.json()["detail"] == "No such organisation."
 
     bad_type = await gateway.http.post("/admin/organisations", json={"name": "X", "type": "church"}, headers=admin)
     assert bad_type.status_code == 422
