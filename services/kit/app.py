@@ -72,14 +72,17 @@ def create_service_app(
         app.state.consumers = running
         broker.start()
         relay.start()
-        for consumer in running.values():
-            consumer.start()
         try:
+            # Consumers start once the service's own start-up is done, since their handlers may need it.
             async with lifespan(app):
-                yield
+                for consumer in running.values():
+                    consumer.start()
+                try:
+                    yield
+                finally:
+                    for consumer in running.values():
+                        await consumer.stop()
         finally:
-            for consumer in running.values():
-                await consumer.stop()
             await relay.stop()
             await broker.close()
             await http.aclose()

@@ -9,7 +9,7 @@ cannot turn into a flood of fetches. joserfc does the JOSE work; it refuses
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -32,6 +32,8 @@ class Principal:
     organisation_type: str
     scopes: frozenset[str]
     token_id: str | None = None
+    # The bearer token itself, so that a service can ask another on the caller's behalf (never logged).
+    token: str = field(default="", repr=False, compare=False)
 
 
 class InvalidToken(Unauthorized):
@@ -133,9 +135,9 @@ class TokenVerifier:
             raise InvalidToken(f"The token was refused ({reason}).") from None
         except ValueError:
             raise InvalidToken("The token is malformed.") from None
-        return self._principal(decoded.claims), float(decoded.claims["exp"])
+        return self._principal(decoded.claims, token), float(decoded.claims["exp"])
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
+    def _principal(self, claims: dict[str, Any], token: str) -> Principal:
         organisation = claims.get(self.settings.org_claim)
         organisation_type = claims.get(self.settings.org_type_claim)
         if not isinstance(organisation, str) or not isinstance(organisation_type, str):
@@ -154,6 +156,7 @@ class TokenVerifier:
             organisation_type=organisation_type,
             scopes=frozenset(scope_list),
             token_id=token_id if isinstance(token_id, str) else None,
+            token=token,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, TypeDecorator, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -48,6 +48,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so
+    # a savepoint opened first in a transaction was committed by its RELEASE;
+    # SQLAlchemy emits BEGIN itself instead (`_begin_sqlite`), as its docs advise.
+    dbapi_connection.isolation_level = None
     # WAL lets readers in other processes (tests, tools) work while we write;
     # the busy timeout makes them wait for the single writer instead of failing.
     cursor = dbapi_connection.cursor()
@@ -56,6 +60,10 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _make_parent_folder(sqlite_url: str) -> None:
@@ -85,6 +93,7 @@ class Database:
                 settings.url, echo=settings.echo, pool_size=1, max_overflow=0, pool_timeout=60
             )
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+            event.listen(self.engine.sync_engine, "begin", _begin_sqlite)
         else:
             self.engine = create_async_engine(
                 settings.url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True

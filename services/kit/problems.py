@@ -48,6 +48,10 @@ class MalformedJson(ServiceError):
     status, slug, title = 400, "malformed-json", "The request body is not valid JSON"
 
 
+class UnencodableText(ServiceError):
+    status, slug, title = 400, "invalid-unicode", "The body holds text that is not valid Unicode"
+
+
 class Unauthorized(ServiceError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
@@ -205,6 +209,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(_validation_problem(exc), request.url.path)
 
 
+async def _unencodable_text(request: Request, exc: Exception) -> JSONResponse:
+    # JSON may escape half of a surrogate pair (\ud800) on its own; Python keeps it, and the
+    # first thing to encode the string (a validator, the database, the answer) fails on it.
+    error = UnencodableText("A string holds an unpaired surrogate escape (\\ud800 to \\udfff); send whole characters.")
+    return problem_response(error, request.url.path)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error = _BY_STATUS.get(exc.status_code, BadRequest)()
@@ -244,3 +255,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unencodable_text)

@@ -103,6 +103,19 @@ class HttpSettings(BaseSettings):
     connect_timeout_seconds: float = 2.0
 
 
+class ServiceClientSettings(BaseSettings):
+    """The service's own OAuth client, for calls it makes as itself rather than for a caller.
+
+    Empty in a service that only ever acts on a caller's behalf.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SERVICE_CLIENT_", extra="ignore")
+
+    id: str = ""
+    secret: str = ""
+    token_url: str = "http://127.0.0.1:8000/oauth/token"  # noqa: S105 (an address, not a secret)
+
+
 class ServiceSettings(BaseSettings):
     """The settings every service has; a service subclasses it to add its own."""
 
@@ -111,12 +124,15 @@ class ServiceSettings(BaseSettings):
     name: str = "service"
     log_level: str = "INFO"
     data_dir: Path = Field(default=Path(".data"), validation_alias="PATHWAY_DATA_DIR")
+    # Where reads of a family's data are decided (the consent service); empty: by authorship alone.
+    access_decisions_url: str = Field(default="", validation_alias="ACCESS_DECISIONS_URL")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     nats: NatsSettings = Field(default_factory=NatsSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    service_client: ServiceClientSettings = Field(default_factory=ServiceClientSettings)
 
     @model_validator(mode="after")
     def _default_database(self) -> "ServiceSettings":

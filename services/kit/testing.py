@@ -5,25 +5,27 @@ nats-server on a free port and its own database: an SQLite file, or a fresh
 PostgreSQL database when `TEST_DATABASE_URL` names a server.
 """
 
+import asyncio
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
+from fastapi import FastAPI, Form
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.engine import make_url
 
 from services.kit.auth import TokenVerifier
-from services.kit.natsserver import NatsServer
+from services.kit.natsserver import NatsServer, free_port
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
 
@@ -71,6 +73,23 @@ async def database_url(database_factory: DatabaseFactory) -> str:
 
 def _libpq_dsn(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def running(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """An app served by uvicorn on a loopback port, in this event loop: for services that call each other over HTTP."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @asynccontextmanager
@@ -137,3 +156,19 @@ class TokenMint:
 @pytest.fixture
 def token_mint() -> TokenMint:
     return TokenMint()
+
+
+def token_endpoint(mint: TokenMint, organisation_id: str, client_id: str) -> FastAPI:
+    """A client-credentials grant for one service client, signed by `mint`: the issuer for a service acting as itself.
+
+    Tests of the whole system get those tokens from the gateway instead.
+    """
+    app = FastAPI()
+
+    @app.post("/oauth/token")
+    async def token(grant_type: Annotated[str, Form()], scope: Annotated[str, Form()] = "") -> dict[str, Any]:
+        assert grant_type == "client_credentials"
+        issued = mint.token(scope, organisation_id=organisation_id, claims={"sub": client_id})
+        return {"access_token": issued, "token_type": "Bearer", "expires_in": 300, "scope": scope}
+
+    return app

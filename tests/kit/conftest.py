@@ -2,6 +2,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import nats
@@ -103,3 +104,18 @@ async def notes(
 
 async def _connected(app: FastAPI) -> bool:
     return bool(app.state.broker.is_connected)
+
+
+class HasNats(Protocol):
+    nats: NatsServer
+
+
+async def published(stack: HasNats, event_type: str) -> list[dict[str, Any]]:
+    """The data of every event of this type in the stream of `stack`'s NATS, in stream order."""
+    found: list[dict[str, Any]] = []
+    for message in await stream_messages(stack.nats.url):
+        if message.event.get_type() == event_type:
+            data = message.event.get_data()
+            assert isinstance(data, dict), data
+            found.append(data)
+    return found

@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import json
+import time
 
 import pytest
 from joserfc import jwt
@@ -126,10 +127,12 @@ async def test_an_external_identity_provider_is_trusted_through_claim_mapping(no
 async def test_a_remembered_token_is_still_refused_once_it_expires(notes: RunningNotes) -> None:
     settings = notes.app.state.verifier.settings
     notes.app.state.verifier = TokenVerifier(settings.model_copy(update={"leeway_seconds": 0}), notes.mint)
-    short_lived = notes.mint.token("admin", expires_in=1)
+    # Two whole seconds: `exp` is in whole seconds, so one could end a moment after minting.
+    expires_at = int(time.time()) + 2
+    short_lived = notes.mint.token("admin", claims={"exp": expires_at})
     first = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {short_lived}"})
     assert first.status_code == 200
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(expires_at - time.time() + 0.5)
     later = await notes.client.get(DEAD_LETTERS, headers={"Authorization": f"Bearer {short_lived}"})
     assert later.status_code == 401
     assert later.json()["detail"] == "The token has expired."

@@ -4,7 +4,8 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from services.kit.events.outbox import OutboxEvent
+from services.kit.events.envelope import new_event
+from services.kit.events.outbox import OutboxEvent, record_event
 from tests.kit.conftest import RunningNotes, eventually, stream_messages
 
 
@@ -79,3 +80,20 @@ async def test_changes_commit_while_nats_is_down_and_their_events_follow_in_orde
 
 async def _empty_outbox(notes: RunningNotes) -> bool:
     return await outbox_rows(notes) == 0
+
+
+async def test_an_event_written_in_a_savepoint_wakes_the_relay_at_the_real_commit(notes: RunningNotes) -> None:
+    """Releasing a savepoint fires SQLAlchemy's after_commit too; the relay must still wake at the real commit."""
+    database = notes.app.state.database
+    event = new_event(source="/notes", type="note.written", subject="n-1", data={"note_id": "n-1", "aggregate": "a"})
+    async with database.sessionmaker() as session, session.begin():
+        async with session.begin_nested():
+            record_event(session, event)
+        await asyncio.sleep(0.1)  # the relay, woken too early, looks and finds nothing yet
+    committed_at = asyncio.get_running_loop().time()
+
+    async def published() -> bool:
+        return any(m.event.get_id() == event.get_id() for m in await stream_messages(notes.nats.url))
+
+    await eventually(published)
+    assert asyncio.get_running_loop().time() - committed_at < 0.5  # not the relay's 1 s poll

@@ -29,6 +29,7 @@ from services.kit.events.broker import Broker
 from services.kit.events.envelope import REQUEST_ID_EXTENSION, BaseCloudEvent, from_json
 from services.kit.requestid import request_id_scope
 from services.kit.settings import ConsumerSettings
+from services.kit.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,28 @@ class AlreadyProcessed(Exception):
     pass
 
 
+Preparation = Callable[[BaseCloudEvent], Awaitable[Handler]]
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """What a service consumes: a durable name, the subjects, and the handler."""
+    """What a service consumes: a durable name, the subjects, and the handler.
+
+    A handler that needs something slow first (a call to another service)
+    gives `prepare` instead: it runs before the transaction opens, so no
+    database lock is held while it waits, and returns the handler to run in it.
+    """
 
     name: str
     subjects: list[str]
-    handler: Handler
+    handler: Handler | None = None
+    prepare: Preparation | None = None
+
+    async def handler_for(self, event: BaseCloudEvent) -> Handler:
+        if self.prepare is not None:
+            return await self.prepare(event)
+        assert self.handler is not None, f"consumer {self.name} has neither handler nor prepare"
+        return self.handler
 
 
 async def apply_once(database: Database, consumer: str, event: BaseCloudEvent, handler: Handler) -> None:
@@ -101,8 +117,7 @@ class DurableConsumer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_task(self._task)
         if self._subscription is not None:
             # Left subscribed, an interrupted fetch holds the connection's drain for its whole timeout.
             with contextlib.suppress(NatsError, TimeoutError):
@@ -157,7 +172,7 @@ class DurableConsumer:
         extension = event.get_attributes().get(REQUEST_ID_EXTENSION)
         with request_id_scope(extension if isinstance(extension, str) else None):
             try:
-                await apply_once(self.database, self.spec.name, event, self.spec.handler)
+                await apply_once(self.database, self.spec.name, event, await self.spec.handler_for(event))
             except AlreadyProcessed:
                 logger.info("duplicate skipped", extra={"consumer": self.spec.name, "event_id": event.get_id()})
             except Exception as failure:

@@ -123,7 +123,8 @@ async def _replay(sequence: int, consumers: dict[str, DurableConsumer], broker: 
         return ReplayOutcome(sequence=sequence, outcome="not-found")
     outcome: Outcome = "applied"
     try:
-        await apply_once(consumer.database, consumer.spec.name, from_json(raw.data), consumer.spec.handler)
+        event = from_json(raw.data)
+        await apply_once(consumer.database, consumer.spec.name, event, await consumer.spec.handler_for(event))
     except AlreadyProcessed:
         outcome = "already-applied"
     except Exception as failure:  # noqa: BLE001 (the handler's failure is the answer)

@@ -24,6 +24,7 @@ from services.kit.db import Database, UtcDateTime
 from services.kit.events.broker import Broker
 from services.kit.events.envelope import BaseCloudEvent, nats_subject, to_json
 from services.kit.settings import OutboxSettings
+from services.kit.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ class OutboxRelay:
         database.on_commit(self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
+        # Releasing a savepoint fires after_commit as well; the flag waits for the real commit.
+        if session.in_nested_transaction():
+            return
         if session.info.pop(_PENDING_FLAG, False):
             self._wake.set()
 
@@ -80,8 +84,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_task(self._task)
 
     async def run(self) -> None:
         await self.broker.ready.wait()
@@ -98,41 +101,60 @@ class OutboxRelay:
             backoff = 0.0
             if full:
                 continue  # a backlog: go straight on to the next batch
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the event is set, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wake.wait()
 
     async def publish_pending(self) -> tuple[int, bool]:
         """Publish one batch; returns how many were published and whether the batch was full."""
         if not self.broker.nc.is_connected:
             raise TimeoutError("NATS is not connected")
+        if self.database.dialect != "postgresql":
+            return await self._publish_outside_the_transaction()
         async with self.database.sessionmaker() as session, session.begin():
-            if self.database.dialect == "postgresql":
-                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
-                if not locked:
-                    return 0, False
-            rows = (
-                await session.execute(
-                    select(
-                        col(OutboxEvent.position),
-                        col(OutboxEvent.event_id),
-                        col(OutboxEvent.subject),
-                        col(OutboxEvent.body),
-                    )
-                    .order_by(col(OutboxEvent.position))
-                    .limit(self.settings.batch_size)
-                )
-            ).all()
-            if not rows:
+            # The lock makes one replica the publisher; it lasts as long as this transaction.
+            locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
+            if not locked:
                 return 0, False
-            published = await self._publish(rows)
-            if published:
-                await session.execute(
-                    delete(OutboxEvent).where(col(OutboxEvent.position).in_([row.position for row in published]))
-                )
-                await self.mark_published(session)
-            if len(published) < len(rows):
-                raise TimeoutError("part of a batch was not acknowledged")
-            return len(published), len(rows) == self.settings.batch_size
+            rows = await self._pending(session)
+            published = await self._publish(rows) if rows else []
+            await self._forget(session, published)
+        return self._outcome(rows, published)
+
+    async def _publish_outside_the_transaction(self) -> tuple[int, bool]:
+        # SQLite has one connection for the whole service: holding it while JetStream
+        # answers (or times out, with NATS away) would stall every request.
+        async with self.database.sessionmaker() as session:
+            async with session.begin():
+                rows = await self._pending(session)
+            published = await self._publish(rows) if rows else []
+            async with session.begin():
+                await self._forget(session, published)
+        return self._outcome(rows, published)
+
+    async def _pending(self, session: AsyncSession) -> Sequence[PendingRow]:
+        statement = (
+            select(
+                col(OutboxEvent.position), col(OutboxEvent.event_id), col(OutboxEvent.subject), col(OutboxEvent.body)
+            )
+            .order_by(col(OutboxEvent.position))
+            .limit(self.settings.batch_size)
+        )
+        return (await session.execute(statement)).all()
+
+    async def _forget(self, session: AsyncSession, published: Sequence[PendingRow]) -> None:
+        if published:
+            await session.execute(
+                delete(OutboxEvent).where(col(OutboxEvent.position).in_([row.position for row in published]))
+            )
+            await self.mark_published(session)
+
+    def _outcome(self, rows: Sequence[PendingRow], published: Sequence[PendingRow]) -> tuple[int, bool]:
+        if len(published) < len(rows):
+            raise TimeoutError("part of a batch was not acknowledged")
+        return len(published), len(rows) == self.settings.batch_size
 
     async def mark_published(self, session: AsyncSession) -> None:
         """Make the deletion of published rows durable (a seam for crash tests)."""

@@ -1,0 +1,281 @@
+"""Access decided from a service's own copy of grants and overrides, when that copy is known to be current.
+
+Asking the consent service on every read costs a network round trip. A
+service can instead keep a copy of the sharing grants and safeguarding
+overrides, built from the consent service's events, and decide with the same
+rule (`access_rule.decide`) in its own database. The copy is only trusted
+while it is provably current: every event that changes what is allowed
+carries the consent service's access revision, the copy records the highest
+revision it has applied without a gap, and a poller asks the consent service
+for its revision several times a second. A read is decided locally only when
+the consent service was heard from within `FRESH_FOR` and the copy holds
+every change up to the revision it reported; otherwise (NATS away, the
+consumer behind, the consent service unreachable, events missing from the
+stream) the read is decided by asking the consent service, which fails
+closed. Only permits are taken from the copy: a refusal is asked again, so a
+grant opens the next read at once. A withdrawal stops reads everywhere within
+the polling interval and the event's delivery (about 0.1 s), well inside the
+second the security model allows.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import JSON, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Column, Field, SQLModel, col
+
+from services.kit.access import AuthorshipOnly, Basis, RemoteAccessDecisions, own_basis
+from services.kit.access_rule import GrantTerms, OverrideTerms, Question, decide
+from services.kit.auth import Principal
+from services.kit.db import UtcDateTime
+from services.kit.events.consumer import ConsumerSpec
+from services.kit.events.envelope import BaseCloudEvent, nats_subject
+from services.kit.service_token import ServiceToken
+from services.kit.settings import ServiceSettings
+from services.kit.tasks import stop_task
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1
+FRESH_FOR = 0.5  # seconds since the consent service last told its revision
+ACCESS_EVENTS = ("consent.granted", "consent.withdrawn", "consent.expired", "override.opened", "override.expired")
+
+
+class GrantCopy(SQLModel, table=True):
+    __tablename__ = "access_grant_copy"
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    recipient_organisations: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    recipient_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(max_length=40)
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class OverrideCopy(SQLModel, table=True):
+    __tablename__ = "access_override_copy"
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    organisation_id: str = Field(max_length=64)
+    practitioner: str = Field(max_length=255)
+    opened_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AppliedRevision(SQLModel, table=True):
+    """The highest access revision this copy holds every change up to."""
+
+    __tablename__ = "access_revision_applied"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = 0
+
+
+def _at(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+async def _advance(session: AsyncSession, revision: int | None) -> None:
+    if revision is None:
+        return
+    applied = await session.get(AppliedRevision, 1, with_for_update=True)
+    if applied is None:
+        applied = AppliedRevision(id=1, value=0)
+    if revision == applied.value + 1:
+        applied.value = revision
+        session.add(applied)
+    elif revision > applied.value + 1:
+        # Changes are missing (the stream no longer holds them): the copy is never trusted.
+        logger.warning("access copy has a gap", extra={"applied": applied.value, "revision": revision})
+
+
+async def apply_access_event(session: AsyncSession, event: BaseCloudEvent) -> None:
+    data = event.get_data()
+    assert isinstance(data, dict)
+    kind = event.get_type()
+    if kind == "consent.granted":
+        await session.merge(
+            GrantCopy(
+                id=data["grant_id"],
+                family_id=data["family_id"],
+                categories=data["categories"],
+                recipient_organisations=data["recipient_organisations"],
+                recipient_types=data["recipient_types"],
+                purpose=data["purpose"],
+                starts_at=_at(data["starts_at"]),
+                ends_at=_at(data["ends_at"]) if data.get("ends_at") else None,
+            )
+        )
+    elif kind == "consent.withdrawn":
+        grant = await session.get(GrantCopy, data["grant_id"])
+        if grant is not None:
+            grant.withdrawn_at = _at(data["withdrawn_at"])
+            session.add(grant)
+    elif kind == "override.opened":
+        await session.merge(
+            OverrideCopy(
+                id=data["override_id"],
+                family_id=data["family_id"],
+                organisation_id=data["organisation_id"],
+                practitioner=data["practitioner"],
+                opened_at=_at(data["opened_at"]),
+                expires_at=_at(data["expires_at"]),
+            )
+        )
+    elif kind == "override.expired":
+        override = await session.get(OverrideCopy, data["override_id"])
+        if override is not None:
+            override.expires_at = min(override.expires_at, _at(data["ended_at"]))
+            session.add(override)
+    # consent.expired changes nothing: a grant's end is in its terms already.
+    await _advance(session, data.get("revision"))
+
+
+def access_copy_consumer(service_name: str) -> ConsumerSpec:
+    """The durable consumer that keeps a service's copy of grants and overrides."""
+    return ConsumerSpec(
+        name=f"{service_name}-access-copy",
+        subjects=[nats_subject(kind) for kind in ACCESS_EVENTS],
+        handler=apply_access_event,
+    )
+
+
+class ProjectedAccessDecisions:
+    """An `AccessPolicy` that decides from the service's copy while it is current, and asks otherwise."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, token: ServiceToken) -> None:
+        self.remote = RemoteAccessDecisions(http, url)
+        self.http = http
+        self.revision_url = url.rstrip("/") + "/internal/access-revision"
+        self.token = token
+        self._consent_revision = 0
+        self._heard_at = float("-inf")
+
+    @asynccontextmanager
+    async def polling(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._poll_forever(), name="access-revision-poll")
+        try:
+            yield
+        finally:
+            await stop_task(task)
+
+    async def _poll_forever(self) -> None:
+        heard = True
+        while True:
+            asked_at = time.monotonic()
+            try:
+                response = await self.http.get(self.revision_url, headers=await self.token.headers())
+                if response.status_code == 401:
+                    self.token.forget()
+                response.raise_for_status()
+                self._consent_revision = int(response.json()["revision"])
+                self._heard_at = asked_at
+                heard = True
+            except Exception as error:  # noqa: BLE001 (any failure means: not heard from, so ask on every read)
+                if heard:  # once per silence, not ten times a second
+                    logger.warning(
+                        "access revision unknown: asking on every read", extra={"error": type(error).__name__}
+                    )
+                heard = False
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _current_copy(self, session: AsyncSession) -> bool:
+        if time.monotonic() - self._heard_at > FRESH_FOR:
+            return False
+        applied = (await session.execute(select(col(AppliedRevision.value)))).scalar_one_or_none() or 0
+        return applied >= self._consent_revision
+
+    async def basis_for(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        family_id: str,
+        category: str,
+        purpose: str,
+        authors: Collection[str],
+        team: Collection[str] = (),
+    ) -> Basis | None:
+        if (own := own_basis(principal, authors, team)) is not None:
+            return own
+        if not await self._current_copy(session):
+            return await self.remote.basis_for(
+                session, principal, family_id=family_id, category=category, purpose=purpose, authors=authors, team=team
+            )
+        question = Question(
+            family_id=family_id,
+            organisation_id=principal.organisation_id,
+            organisation_type=principal.organisation_type,
+            practitioner=principal.subject,
+            category=category,
+            purpose=purpose,
+            authors=frozenset(authors),
+            team=frozenset(team),
+        )
+        grants = [
+            GrantTerms(
+                id=grant.id,
+                family_id=grant.family_id,
+                categories=grant.categories,
+                recipient_organisations=grant.recipient_organisations,
+                recipient_types=grant.recipient_types,
+                purpose=grant.purpose,
+                starts_at=grant.starts_at,
+                ends_at=grant.ends_at,
+                withdrawn_at=grant.withdrawn_at,
+            )
+            for grant in (
+                await session.execute(select(GrantCopy).where(col(GrantCopy.family_id) == family_id))
+            ).scalars()
+        ]
+        overrides = [
+            OverrideTerms(
+                id=override.id,
+                family_id=override.family_id,
+                organisation_id=override.organisation_id,
+                practitioner=override.practitioner,
+                opened_at=override.opened_at,
+                expires_at=override.expires_at,
+                closed_at=None,
+            )
+            for override in (
+                await session.execute(select(OverrideCopy).where(col(OverrideCopy.family_id) == family_id))
+            ).scalars()
+        ]
+        decision = decide(question, grants, overrides, datetime.now(UTC))
+        if decision.permit and decision.basis is not None and decision.reference is not None:
+            return Basis(decision.basis, decision.reference)
+        # A refusal is asked again: a grant made since the last poll must open the very next read.
+        return await self.remote.basis_for(
+            session, principal, family_id=family_id, category=category, purpose=purpose, authors=authors, team=team
+        )
+
+
+def access_consumers(settings: ServiceSettings) -> list[ConsumerSpec]:
+    return [access_copy_consumer(settings.name)] if settings.access_decisions_url else []
+
+
+@asynccontextmanager
+async def deciding_access(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[None]:
+    """Sets `app.state.access_policy`: by authorship alone, or from the consent service (copied while current)."""
+    if not settings.access_decisions_url:
+        app.state.access_policy = AuthorshipOnly()
+        yield
+        return
+    http: httpx.AsyncClient = app.state.http
+    policy = ProjectedAccessDecisions(http, settings.access_decisions_url, ServiceToken(http, settings.service_client))
+    app.state.access_policy = policy
+    async with policy.polling():
+        yield

@@ -1,0 +1,55 @@
+"""A token for a service acting as itself: the OAuth2 client-credentials grant, kept until it nearly expires.
+
+Written here rather than taken from authlib's httpx integration, which now
+builds on `httpx2` while every service shares one `httpx` client: what is
+needed is one POST and a cached answer.
+"""
+
+import asyncio
+import time
+
+import httpx
+
+from services.kit.problems import ServiceUnavailable
+from services.kit.settings import ServiceClientSettings
+
+RENEW_BEFORE_SECONDS = 60.0
+
+
+class ServiceToken:
+    def __init__(self, http: httpx.AsyncClient, settings: ServiceClientSettings, scope: str = "service") -> None:
+        self.http = http
+        self.settings = settings
+        self.scope = scope
+        self._token = ""
+        self._renew_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def headers(self) -> dict[str, str]:
+        """`Authorization` for a call as this service; 503 when the token endpoint cannot be reached."""
+        async with self._lock:
+            if time.monotonic() >= self._renew_at:
+                await self._fetch()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def forget(self) -> None:
+        """Fetch afresh next time: for a token refused before its time (a rotated key, a disabled client)."""
+        self._renew_at = 0.0
+
+    async def _fetch(self) -> None:
+        if not self.settings.id:
+            raise ServiceUnavailable("This service has no client credentials (SERVICE_CLIENT_ID) to call others with.")
+        started = time.monotonic()
+        try:
+            response = await self.http.post(
+                self.settings.token_url,
+                data={"grant_type": "client_credentials", "scope": self.scope},
+                auth=(self.settings.id, self.settings.secret),
+            )
+            response.raise_for_status()
+            answer = response.json()
+            token, lifetime = str(answer["access_token"]), float(answer.get("expires_in", 300))
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            raise ServiceUnavailable("This service could not get a token to call another with.") from error
+        self._token = token
+        self._renew_at = started + max(lifetime - RENEW_BEFORE_SECONDS, lifetime / 2)
