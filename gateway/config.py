@@ -25,7 +25,7 @@ class UpstreamSettings(BaseSettings):
 
 
 class IdentitySettings(BaseSettings):
-    """Tokens the gateway issues, and the admin client it starts with."""
+    """Tokens the gateway issues, and the clients it ensures at start: the admin's and the services' own."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -33,6 +33,8 @@ class IdentitySettings(BaseSettings):
     key_reload_seconds: float = 60.0  # how soon a replica sees a key rotated by another
     bootstrap_client_id: str = ""
     bootstrap_client_secret: str = ""
+    service_client_id: str = ""
+    service_client_secret: str = ""
 
 
 class RateLimitSettings(BaseSettings):

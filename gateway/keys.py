@@ -70,7 +70,9 @@ class SigningKeys:
     async def _reload_forever(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.key_reload_seconds)
+                # asyncio.timeout, not wait_for, which on Python 3.11 can lose a cancellation.
+                async with asyncio.timeout(self.settings.key_reload_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._load()

@@ -49,12 +49,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.verifier = TokenVerifier(settings.auth, keys)
         app.state.rate_limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
         app.state.openapi = MergedOpenApi(app, settings)
-        bootstrap = settings.identity
-        if bootstrap.bootstrap_client_id and bootstrap.bootstrap_client_secret:
-            async with database.sessionmaker() as session, session.begin():
+        clients = settings.identity
+        async with database.sessionmaker() as session, session.begin():
+            if clients.bootstrap_client_id and clients.bootstrap_client_secret:
                 await service.ensure_bootstrap_client(
-                    session, bootstrap.bootstrap_client_id, bootstrap.bootstrap_client_secret
+                    session, clients.bootstrap_client_id, clients.bootstrap_client_secret
                 )
+            if clients.service_client_id and clients.service_client_secret:
+                await service.ensure_service_client(session, clients.service_client_id, clients.service_client_secret)
         await keys.start()
         app.state.upstream = proxy.upstream_session(settings.http)
         try:

@@ -33,6 +33,7 @@ ROUTES: dict[str, str] = {
     "families": "assessment",
     "assessments": "assessment",
     "consents": "consent",
+    "agreements": "consent",
     "access-decisions": "consent",
     "safeguarding-overrides": "consent",
     "audit": "consent",

@@ -3,15 +3,22 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from gateway.models import OrganisationType
-from gateway.scopes import Scope, StaffRole
+from gateway.scopes import GRANTABLE_SCOPES, Scope, StaffRole
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
+
+
+def _grantable(scope: Scope) -> Scope:
+    if scope not in GRANTABLE_SCOPES:
+        raise PydanticCustomError("scope_not_grantable", "This scope is held only by the services' own client.")
+    return scope
 
 
 class OrganisationIn(BaseModel):
@@ -30,7 +37,7 @@ class OrganisationOut(BaseModel):
 class ClientIn(BaseModel):
     organisation_id: str
     name: Name
-    scopes: list[Scope] = Field(min_length=1)
+    scopes: list[Annotated[Scope, AfterValidator(_grantable)]] = Field(min_length=1)
 
 
 class ClientOut(BaseModel):

@@ -12,11 +12,15 @@ class Scope(StrEnum):
     CONSENT_WRITE = "consent:write"
     SUBSCRIPTIONS_MANAGE = "subscriptions:manage"
     REPORTS_READ = "reports:read"
+    REPORTS_ALL = "reports:all"  # reports across every organisation, not only the caller's
     FORMS_ADMIN = "forms:admin"
     ADMIN = "admin"
+    SERVICE = "service"  # a platform service acting as itself, not for a caller
 
 
 SCOPES: frozenset[str] = frozenset(Scope)
+# `service` belongs only to the services' own client, which the gateway ensures at start.
+GRANTABLE_SCOPES: frozenset[str] = SCOPES - {Scope.SERVICE}
 
 
 class StaffRole(StrEnum):

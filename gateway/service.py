@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -12,10 +13,11 @@ from gateway import repository
 from gateway.credentials import hash_secret, new_secret, verify_secret
 from gateway.models import ApiClient, Organisation, OrganisationType, StaffUser
 from gateway.schemas import ClientIn, OrganisationIn, UserIn
-from gateway.scopes import SCOPES
+from gateway.scopes import GRANTABLE_SCOPES, Scope
 from services.kit.problems import Conflict, NotFound
 
 ADMINISTRATION = "Graduated Pathway administration"
+SERVICES = "Graduated Pathway services"
 
 
 def _now() -> datetime:
@@ -120,26 +122,38 @@ async def token_client(session: AsyncSession, client_id: str) -> tuple[ApiClient
 
 
 async def ensure_bootstrap_client(session: AsyncSession, client_id: str, secret: str) -> None:
-    """The first admin client, from settings: created once, its secret kept in step with settings."""
+    """The first admin client, from settings: every scope a client may be given."""
+    await _ensure_client(session, client_id, secret, ADMINISTRATION, "Bootstrap administrator", GRANTABLE_SCOPES)
+
+
+async def ensure_service_client(session: AsyncSession, client_id: str, secret: str) -> None:
+    """The services' own client, from settings: for calls a service makes as itself, and nothing else."""
+    await _ensure_client(session, client_id, secret, SERVICES, "Graduated Pathway services", {Scope.SERVICE})
+
+
+async def _ensure_client(
+    session: AsyncSession, client_id: str, secret: str, organisation_name: str, name: str, scopes: Collection[str]
+) -> None:
+    """A client from settings: created once, in its platform organisation, its secret kept in step with settings."""
     client = await repository.get_client(session, client_id)
     if client is not None:
         if not verify_secret(client.secret_hash, secret):
             client.secret_hash = hash_secret(secret)
         return
     organisations = await repository.list_organisations(session)
-    administration = next((o for o in organisations if o.name == ADMINISTRATION), None)
-    if administration is None:
-        administration = Organisation(
-            id=str(uuid.uuid4()), name=ADMINISTRATION, type=OrganisationType.COUNCIL, created_at=_now()
+    organisation = next((o for o in organisations if o.name == organisation_name), None)
+    if organisation is None:
+        organisation = Organisation(
+            id=str(uuid.uuid4()), name=organisation_name, type=OrganisationType.COUNCIL, created_at=_now()
         )
-        session.add(administration)
+        session.add(organisation)
         await session.flush()  # the client's foreign key needs the row
     session.add(
         ApiClient(
             id=client_id,
-            organisation_id=administration.id,
-            name="Bootstrap administrator",
-            scopes=" ".join(sorted(SCOPES)),
+            organisation_id=organisation.id,
+            name=name,
+            scopes=" ".join(sorted(scopes)),
             secret_hash=hash_secret(secret),
             created_at=_now(),
         )

@@ -1,14 +1,12 @@
-import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
@@ -18,8 +16,15 @@ from services.assessment.main import create_app as create_assessment
 from services.consent.config import ConsentSettings
 from services.consent.main import create_app as create_consent
 from services.kit.natsserver import NatsServer, free_port
-from services.kit.settings import AuthSettings, DatabaseSettings, HttpSettings, NatsSettings, ServiceSettings
-from services.kit.testing import DatabaseFactory
+from services.kit.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    HttpSettings,
+    NatsSettings,
+    ServiceClientSettings,
+    ServiceSettings,
+)
+from services.kit.testing import DatabaseFactory, running
 from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as create_notifications
 from services.plan.config import PlanSettings
@@ -35,23 +40,8 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[Any], FastAPI]]] = {
 
 BOOTSTRAP_ID = "pw_bootstrap"
 BOOTSTRAP_SECRET = "bootstrap-secret-for-tests-only-0123456789"
-
-
-@asynccontextmanager
-async def running(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
-    """An app served by uvicorn on a loopback port, in this event loop."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+SERVICE_CLIENT_ID = "pw_services_test"
+SERVICE_CLIENT_SECRET = "services-secret-for-tests-only-0123456789"
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -124,17 +114,23 @@ async def stack(nats_server: NatsServer, database_factory: DatabaseFactory, tmp_
     services: dict[str, FastAPI] = {}
     urls: dict[str, str] = {}
     async with AsyncExitStack() as running_services:
+        as_itself = ServiceClientSettings(
+            id=SERVICE_CLIENT_ID, secret=SERVICE_CLIENT_SECRET, token_url=f"http://127.0.0.1:{gateway_port}/oauth/token"
+        )
         for name, (settings_class, create) in SERVICES.items():
-            services[name] = create(
-                settings_class(
-                    data_dir=tmp_path,
-                    database=DatabaseSettings(url=await database_factory(name)),
-                    nats=NatsSettings(url=nats_server.url),
-                    auth=auth,
-                )
+            service_settings = settings_class(
+                data_dir=tmp_path,
+                database=DatabaseSettings(url=await database_factory(name)),
+                nats=NatsSettings(url=nats_server.url),
+                auth=auth,
+                service_client=as_itself,
             )
+            if isinstance(service_settings, PlanSettings):
+                service_settings.assessment_url = urls["assessment"]
+            services[name] = create(service_settings)
             urls[name] = await running_services.enter_async_context(running(services[name]))
         settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, "", gateway_port)
+        settings.identity.service_client_id, settings.identity.service_client_secret = as_itself.id, as_itself.secret
         settings.upstream = UpstreamSettings(
             assessment_url=urls["assessment"],
             consent_url=urls["consent"],

@@ -14,10 +14,10 @@ from gateway.config import IdentitySettings
 from gateway.main import create_app
 from services.kit.natsserver import NatsServer, free_port
 from services.kit.settings import AuthSettings, DatabaseSettings, NatsSettings
-from services.kit.testing import DatabaseFactory, serve
+from services.kit.testing import DatabaseFactory, running, serve
 from services.plan.config import PlanSettings
 from services.plan.main import create_app as create_plan
-from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, gateway_settings, running
+from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, gateway_settings
 from tests.kit.conftest import eventually
 
 RELOAD_SECONDS = 1.0

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from gateway.config import CorsSettings, RateLimitSettings
 from gateway.main import create_app
 from services.kit.natsserver import NatsServer, free_port
-from services.kit.testing import DatabaseFactory
-from tests.gateway.conftest import Gateway, gateway_settings, running
+from services.kit.testing import DatabaseFactory, running
+from tests.gateway.conftest import Gateway, gateway_settings
 
 
 async def test_a_request_reaches_its_service_with_the_headers_that_matter(

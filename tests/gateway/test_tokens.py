@@ -1,11 +1,20 @@
 """Partner systems exchange client credentials for short-lived signed tokens."""
 
 import time
+from pathlib import Path
 
+import httpx
+from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, basic
+from gateway.main import create_app
+from services.kit.natsserver import NatsServer, free_port
+from services.kit.testing import DatabaseFactory, running
+from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, basic, gateway_settings
+
+SERVICE_ID = "pw_services"
+SERVICE_SECRET = "service-secret-for-tests-only-0123456789"
 
 
 async def new_client(gateway: Gateway, scopes: list[str], org_type: str = "school") -> tuple[str, str, str]:
@@ -130,3 +139,54 @@ async def test_metadata_names_the_token_endpoint_and_keys(gateway: Gateway) -> N
     assert metadata["jwks_uri"] == f"{gateway.url}/.well-known/jwks.json"
     assert metadata["grant_types_supported"] == ["client_credentials"]
     assert "plans:read" in metadata["scopes_supported"]
+
+
+async def test_the_services_own_client_is_ensured_at_start_and_gets_the_service_scope_only(
+    nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path, echo: tuple[str, FastAPI]
+) -> None:
+    port = free_port()
+    settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, echo[0], port)
+    settings.identity.service_client_id, settings.identity.service_client_secret = SERVICE_ID, SERVICE_SECRET
+    for _start in ("first", "again"):  # a restart finds the client and its organisation already there
+        app = create_app(settings)
+        async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
+            gateway = Gateway(url, app, http)
+            token = await gateway.token(SERVICE_ID, SERVICE_SECRET, scope="service")
+            claims = jwt.decode(token, KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())).claims
+            assert (claims["sub"], claims["org_type"], claims["scope"]) == (SERVICE_ID, "council", "service")
+            await oauth_refusal(
+                gateway,
+                400,
+                "invalid_scope",
+                data={"grant_type": "client_credentials", "scope": "service assessments:read"},
+                headers=basic(SERVICE_ID, SERVICE_SECRET),
+            )
+            admin = await gateway.bearer()
+            organisations = (await http.get("/admin/organisations", headers=admin)).json()
+            services = [o for o in organisations if o["name"] == "Graduated Pathway services"]
+            assert [(o["id"], o["type"]) for o in services] == [(claims["org"], "council")]
+            clients = (
+                await http.get("/admin/clients", params={"organisation_id": claims["org"]}, headers=admin)
+            ).json()
+            assert [(c["id"], c["scopes"]) for c in clients] == [(SERVICE_ID, ["service"])]
+
+
+async def test_no_other_client_is_given_the_service_scope(gateway: Gateway) -> None:
+    await oauth_refusal(
+        gateway,
+        400,
+        "invalid_scope",
+        data={"grant_type": "client_credentials", "scope": "service"},
+        headers=basic(BOOTSTRAP_ID, BOOTSTRAP_SECRET),
+    )
+    admin = await gateway.bearer()
+    organisation = await gateway.http.post(
+        "/admin/organisations", json={"name": "Sly", "type": "council"}, headers=admin
+    )
+    refused = await gateway.http.post(
+        "/admin/clients",
+        json={"organisation_id": organisation.json()["id"], "name": "x", "scopes": ["reports:all", "service"]},
+        headers=admin,
+    )
+    assert refused.status_code == 422
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/scopes/1"]
