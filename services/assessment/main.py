@@ -1,10 +1,45 @@
 """Entry point: `uvicorn --factory services.assessment.main:create_app`."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from fastapi import FastAPI
 
+from services.assessment import routes
 from services.assessment.config import AssessmentSettings
+from services.assessment.forms import read_definition_files
+from services.assessment.service import CompiledForms, load_shipped_forms
+from services.kit.access_projection import access_consumers, deciding_access
 from services.kit.app import create_service_app
+from services.kit.db import Database
+from services.kit.idempotency import purge_expired
+from services.kit.periodic import running_every
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+PURGE_EVERY_SECONDS = 3600.0
 
 
 def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
-    return create_service_app(settings or AssessmentSettings(), title="Graduated Pathway: assessments")
+    settings = settings or AssessmentSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database: Database = app.state.database
+        async with database.sessionmaker() as session, session.begin():
+            await load_shipped_forms(session, read_definition_files(settings.forms_dir))
+        app.state.forms = CompiledForms()
+        async with (
+            deciding_access(app, settings),
+            running_every(database, PURGE_EVERY_SECONDS, purge_expired, "idempotency-purge"),
+        ):
+            yield
+
+    return create_service_app(
+        settings,
+        title="Graduated Pathway: assessments",
+        routers=[routes.router],
+        consumers=access_consumers(settings),
+        migrations_dir=MIGRATIONS,
+        lifespan=lifespan,
+    )

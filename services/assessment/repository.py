@@ -1,0 +1,119 @@
+"""Every query the assessment service makes."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, inspect, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+from services.assessment.models import Assessment, AssessmentRevision, Family, FormVersion, Person, PersonIdentifier
+
+
+async def form_version(session: AsyncSession, key: str, version: int) -> FormVersion | None:
+    return await session.get(FormVersion, (key, version))
+
+
+async def form_state(session: AsyncSession, key: str, version: int) -> tuple[str, str] | None:
+    """A version's status and hash, without its definition: all that posting an assessment needs of it."""
+    query = select(col(FormVersion.status), col(FormVersion.sha256)).where(
+        col(FormVersion.key) == key, col(FormVersion.version) == version
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def insert_assessment(session: AsyncSession, assessment: Assessment, revision: AssessmentRevision) -> None:
+    """Both rows in two statements, without the unit of work: this is the hot path of every assessment posted."""
+    await session.execute(insert(Assessment), [_columns(assessment)])
+    await session.execute(insert(AssessmentRevision), [_columns(revision)])
+
+
+def _columns(row: SQLModel) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in inspect(type(row)).columns}
+
+
+async def form_versions(session: AsyncSession, key: str | None = None) -> Sequence[FormVersion]:
+    query = select(FormVersion).order_by(col(FormVersion.key), col(FormVersion.version))
+    if key is not None:
+        query = query.where(col(FormVersion.key) == key)
+    return (await session.scalars(query)).all()
+
+
+async def latest_published(session: AsyncSession, key: str) -> FormVersion | None:
+    query = (
+        select(FormVersion)
+        .where(col(FormVersion.key) == key, col(FormVersion.status) == "published")
+        .order_by(col(FormVersion.version).desc())
+        .limit(1)
+    )
+    return await session.scalar(query)
+
+
+async def highest_version(session: AsyncSession, key: str) -> int:
+    return int(await session.scalar(select(func.max(FormVersion.version)).where(col(FormVersion.key) == key)) or 0)
+
+
+async def family(session: AsyncSession, family_id: str) -> Family | None:
+    return await session.get(Family, family_id)
+
+
+async def members(session: AsyncSession, family_ids: Sequence[str]) -> Sequence[Person]:
+    query = select(Person).where(col(Person.family_id).in_(family_ids)).order_by(col(Person.position))
+    return (await session.scalars(query)).all()
+
+
+async def children_in_family(session: AsyncSession, family_id: str) -> int:
+    query = select(func.count()).where(col(Person.family_id) == family_id, col(Person.role) == "child")
+    return int(await session.scalar(query) or 0)
+
+
+async def identifiers(session: AsyncSession, family_ids: Sequence[str]) -> Sequence[PersonIdentifier]:
+    query = select(PersonIdentifier).where(col(PersonIdentifier.family_id).in_(family_ids))
+    return (await session.scalars(query)).all()
+
+
+async def family_holding(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> str | None:
+    """The family of a person already known by any of these (system, value) identifiers."""
+    if not keys:
+        return None
+    query = select(col(PersonIdentifier.family_id)).where(
+        tuple_(col(PersonIdentifier.system), col(PersonIdentifier.value)).in_(keys)
+    )
+    return await session.scalar(query.limit(1))
+
+
+async def families_by_identifier(session: AsyncSession, system: str, value: str) -> Sequence[str]:
+    query = select(col(PersonIdentifier.family_id)).where(
+        col(PersonIdentifier.system) == system, col(PersonIdentifier.value) == value
+    )
+    return (await session.scalars(query)).all()
+
+
+async def authors_of_family(session: AsyncSession, family: Family) -> set[str]:
+    """The organisations that wrote something about the family: its registration or an assessment."""
+    query = select(col(Assessment.organisation_id)).where(col(Assessment.family_id) == family.id).distinct()
+    return {family.created_by_organisation, *(await session.scalars(query)).all()}
+
+
+async def assessment(session: AsyncSession, assessment_id: str, *, for_update: bool = False) -> Assessment | None:
+    """`for_update` locks the row until the transaction ends, so a concurrent change waits and then sees ours."""
+    return await session.get(Assessment, assessment_id, with_for_update=for_update)
+
+
+async def assessments_of_family(session: AsyncSession, family_id: str) -> Sequence[Assessment]:
+    query = select(Assessment).where(col(Assessment.family_id) == family_id).order_by(col(Assessment.created_at))
+    return (await session.scalars(query)).all()
+
+
+async def revisions(session: AsyncSession, assessment_id: str) -> Sequence[AssessmentRevision]:
+    query = (
+        select(AssessmentRevision)
+        .where(col(AssessmentRevision.assessment_id) == assessment_id)
+        .order_by(col(AssessmentRevision.number))
+    )
+    return (await session.scalars(query)).all()
+
+
+async def revision(session: AsyncSession, assessment_id: str, number: int) -> AssessmentRevision | None:
+    return await session.get(AssessmentRevision, (assessment_id, number))

@@ -1,0 +1,400 @@
+"""HTTP for forms, families and assessments: translation only; the rules are in `service`."""
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.assessment import fhir, repository, service
+from services.assessment.forms import FormContent
+from services.assessment.models import Assessment, AssessmentRevision, FormVersion
+from services.assessment.schemas import (
+    MAX_VERSION,
+    AnswersIn,
+    AssessmentIn,
+    AssessmentNeeds,
+    AssessmentOut,
+    AssessmentSummary,
+    CarryForwardIn,
+    CorrectionIn,
+    FamilyIn,
+    FamilyOut,
+    FormOut,
+    FormStamp,
+    FormVersionOut,
+    FormVersionSummary,
+    IdentifierOut,
+    MemberOut,
+    RevisionOut,
+)
+from services.assessment.service import CompiledForms, FamilyRecord
+from services.kit.access import AccessPolicy
+from services.kit.auth import Principal, PrincipalDep, require_scope
+from services.kit.db import SessionDep
+from services.kit.etags import IfMatch, check_if_match, etag
+from services.kit.idempotency import IdempotencyDep
+
+FHIR_JSON = "application/fhir+json"
+
+ReadsAssessments = Annotated[Principal, Depends(require_scope("assessments:read"))]
+WritesAssessments = Annotated[Principal, Depends(require_scope("assessments:write"))]
+AdministersForms = Annotated[Principal, Depends(require_scope("forms:admin"))]
+ActsAsAService = Annotated[Principal, Depends(require_scope("service"))]
+FormKey = Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100)]
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+FHIR_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
+Id = Annotated[str, Path(max_length=36)]
+
+
+# async: FastAPI runs a plain function dependency in a worker thread, a cost on every request.
+async def _forms(request: Request) -> CompiledForms:
+    forms: CompiledForms = request.app.state.forms
+    return forms
+
+
+async def _policy(request: Request) -> AccessPolicy:
+    policy: AccessPolicy = request.app.state.access_policy
+    return policy
+
+
+FormsDep = Annotated[CompiledForms, Depends(_forms)]
+PolicyDep = Annotated[AccessPolicy, Depends(_policy)]
+
+router = APIRouter()
+
+
+# --- forms ------------------------------------------------------------------------------
+
+
+def _version_summary(row: FormVersion) -> FormVersionSummary:
+    return FormVersionSummary.model_validate(row, from_attributes=True)
+
+
+def _version_out(row: FormVersion) -> FormVersionOut:
+    definition = row.definition
+    return FormVersionOut(
+        key=row.key,
+        version=row.version,
+        status=row.status,
+        sha256=row.sha256,
+        title=row.title,
+        description=definition.get("description"),
+        answer_schema=definition["schema"],
+        layout=definition["layout"],
+        carry_forward=definition.get("carry_forward"),
+        created_at=row.created_at,
+        published_at=row.published_at,
+        retired_at=row.retired_at,
+    )
+
+
+def _forms_out(rows: Sequence[FormVersion]) -> list[FormOut]:
+    by_key: dict[str, list[FormVersion]] = {}
+    for row in rows:
+        by_key.setdefault(row.key, []).append(row)
+    return [
+        FormOut(
+            key=key,
+            title=versions[-1].title,
+            latest_published=max((row.version for row in versions if row.status == "published"), default=None),
+            versions=[_version_summary(row) for row in versions],
+        )
+        for key, versions in by_key.items()
+    ]
+
+
+@router.get("/forms", tags=["forms"])
+async def list_forms(session: SessionDep, _principal: PrincipalDep) -> list[FormOut]:
+    """Form keys and their versions."""
+    return _forms_out(await repository.form_versions(session))
+
+
+@router.get("/forms/{key}/versions/{version}", tags=["forms"])
+async def get_form_version(
+    key: FormKey, version: Version, session: SessionDep, _principal: PrincipalDep
+) -> FormVersionOut:
+    """One version of a form: its JSON Schema and layout."""
+    return _version_out(await service.require_form_version(session, key, version))
+
+
+@router.post("/forms/{key}/versions", status_code=201, tags=["forms"])
+async def create_form_version(
+    key: FormKey, body: FormContent, session: SessionDep, _principal: AdministersForms, response: Response
+) -> FormVersionOut:
+    """A new draft version of a form, numbered after the last."""
+    row = await service.create_form_version(session, key, body)
+    response.headers["Location"] = f"/forms/{key}/versions/{row.version}"
+    return _version_out(row)
+
+
+@router.put("/forms/{key}/versions/{version}", tags=["forms"])
+async def replace_form_version(
+    key: FormKey, version: Version, body: FormContent, session: SessionDep, _principal: AdministersForms
+) -> FormVersionOut:
+    """Rewrite a draft version; a published one answers 409."""
+    return _version_out(await service.replace_draft_version(session, key, version, body))
+
+
+@router.post("/forms/{key}/versions/{version}/publish", tags=["forms"])
+async def publish_form_version(
+    key: FormKey, version: Version, session: SessionDep, _principal: AdministersForms
+) -> FormVersionOut:
+    """Publish a draft version; it never changes afterwards."""
+    return _version_out(await service.publish_form_version(session, key, version))
+
+
+@router.post("/forms/{key}/versions/{version}/retire", tags=["forms"])
+async def retire_form_version(
+    key: FormKey, version: Version, session: SessionDep, _principal: AdministersForms
+) -> FormVersionOut:
+    """Stop new assessments on a version; existing ones stay readable."""
+    return _version_out(await service.retire_form_version(session, key, version))
+
+
+@router.get("/forms/{key}/versions/{version}/fhir", tags=["forms"], responses=FHIR_RESPONSE)
+async def get_form_version_as_fhir(
+    key: FormKey, version: Version, session: SessionDep, _principal: PrincipalDep
+) -> JSONResponse:
+    """The form version as a FHIR R4 Questionnaire."""
+    row = await service.require_form_version(session, key, version)
+    document = fhir.questionnaire(
+        key=row.key,
+        version=row.version,
+        title=row.title,
+        status=row.status,
+        schema=row.definition["schema"],
+        layout=row.definition["layout"],
+        description=row.definition.get("description"),
+    )
+    return JSONResponse(document, media_type=FHIR_JSON)
+
+
+# --- families ---------------------------------------------------------------------------
+
+
+def _family_out(record: FamilyRecord) -> FamilyOut:
+    def identifier_out(system: str, value: str) -> IdentifierOut:
+        local, _, issuer = system.partition(":")
+        return IdentifierOut(system=local, value=value, issuer=issuer or None)
+
+    return FamilyOut(
+        id=record.family.id,
+        created_by_organisation=record.family.created_by_organisation,
+        created_at=record.family.created_at,
+        members=[
+            MemberOut(
+                id=person.id,
+                role=person.role,
+                given_name=person.given_name,
+                family_name=person.family_name,
+                date_of_birth=person.date_of_birth,
+                relationship=person.relationship,
+                identifiers=[
+                    identifier_out(identifier.system, identifier.value)
+                    for identifier in record.identifiers
+                    if identifier.person_id == person.id
+                ],
+            )
+            for person in record.members
+        ],
+    )
+
+
+def _json(model: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+@router.post("/families", status_code=201, tags=["families"], response_model=FamilyOut)
+async def register_family(
+    body: FamilyIn, session: SessionDep, principal: WritesAssessments, idempotency: IdempotencyDep
+) -> Response:
+    """Register a family and its members; a member already known answers 409 with the family's location."""
+    if (replayed := await idempotency.replay(body)) is not None:
+        return replayed
+    record = await service.register_family(session, principal, body)
+    return idempotency.remember(_json(_family_out(record), 201, {"Location": f"/families/{record.family.id}"}))
+
+
+@router.get("/families", tags=["families"])
+async def find_families(
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: ReadsAssessments,
+    identifier: Annotated[str, Query(max_length=200, description="system:value, e.g. nhs:9434765919")],
+) -> list[FamilyOut]:
+    """Families with a member holding this identifier, of those your organisation may see."""
+    return [_family_out(record) for record in await service.find_families(session, policy, principal, identifier)]
+
+
+@router.get("/families/{family_id}", tags=["families"])
+async def get_family(family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments) -> FamilyOut:
+    """A family and its members, if your organisation may see them."""
+    return _family_out(await service.read_family(session, policy, principal, family_id))
+
+
+@router.get("/families/{family_id}/assessments", tags=["assessments"])
+async def list_family_assessments(
+    family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
+) -> list[AssessmentSummary]:
+    """The family's assessments your organisation may see; no others are shown or counted."""
+    return [_summary(a) for a in await service.family_assessments(session, policy, principal, family_id)]
+
+
+# --- assessments ------------------------------------------------------------------------
+
+
+def _stamp(assessment: Assessment) -> FormStamp:
+    return FormStamp(key=assessment.form_key, version=assessment.form_version, sha256=assessment.form_sha256)
+
+
+def _summary(assessment: Assessment) -> AssessmentSummary:
+    return AssessmentSummary(
+        id=assessment.id,
+        family_id=assessment.family_id,
+        organisation_id=assessment.organisation_id,
+        form=_stamp(assessment),
+        status=assessment.status,
+        revision=assessment.revision,
+        created_at=assessment.created_at,
+        updated_at=assessment.updated_at,
+        submitted_at=assessment.submitted_at,
+    )
+
+
+def _assessment_response(assessment: Assessment, status_code: int = 200) -> JSONResponse:
+    out = AssessmentOut(
+        **_summary(assessment).model_dump(),
+        answers=assessment.answers,
+        carried_from=assessment.carried_from,
+        carried_forward=assessment.carried_forward,
+    )
+    headers = {"ETag": etag(assessment.revision)}
+    if status_code == 201:
+        headers["Location"] = f"/assessments/{assessment.id}"
+    return _json(out, status_code, headers)
+
+
+@router.post("/assessments", status_code=201, tags=["assessments"], response_model=AssessmentOut)
+async def create_assessment(
+    body: AssessmentIn, session: SessionDep, forms: FormsDep, principal: WritesAssessments, idempotency: IdempotencyDep
+) -> Response:
+    """Start a draft, or post a complete assessment with `status: submitted`."""
+    if (replayed := await idempotency.replay(body)) is not None:
+        return replayed
+    assessment = await service.create_assessment(session, forms, principal, body)
+    return idempotency.remember(_assessment_response(assessment, 201))
+
+
+@router.get("/assessments/{assessment_id}", tags=["assessments"], response_model=AssessmentOut)
+async def get_assessment(
+    assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
+) -> Response:
+    """An assessment and its answers, with its ETag, if your organisation may see it."""
+    return _assessment_response(await service.read_assessment(session, policy, principal, assessment_id))
+
+
+@router.put("/assessments/{assessment_id}", tags=["assessments"], response_model=AssessmentOut)
+async def update_assessment(
+    assessment_id: Id,
+    body: AnswersIn,
+    session: SessionDep,
+    forms: FormsDep,
+    policy: PolicyDep,
+    principal: WritesAssessments,
+    if_match: IfMatch = None,
+) -> Response:
+    """Replace a draft's answers; needs If-Match (428 without, 412 when stale)."""
+    assessment = await service.changeable(session, policy, principal, assessment_id)
+    check_if_match(if_match, assessment.revision)
+    return _assessment_response(await service.update_draft(session, forms, principal, assessment, body.answers))
+
+
+@router.post("/assessments/{assessment_id}/submit", tags=["assessments"], response_model=AssessmentOut)
+async def submit_assessment(
+    assessment_id: Id,
+    session: SessionDep,
+    forms: FormsDep,
+    policy: PolicyDep,
+    principal: WritesAssessments,
+    if_match: IfMatch = None,
+) -> Response:
+    """Check every answer and submit; If-Match, when sent, must be current."""
+    assessment = await service.changeable(session, policy, principal, assessment_id)
+    check_if_match(if_match, assessment.revision, required=False)
+    return _assessment_response(await service.submit(session, forms, principal, assessment))
+
+
+@router.post("/assessments/{assessment_id}/corrections", tags=["assessments"], response_model=AssessmentOut)
+async def correct_assessment(
+    assessment_id: Id,
+    body: CorrectionIn,
+    session: SessionDep,
+    forms: FormsDep,
+    policy: PolicyDep,
+    principal: WritesAssessments,
+    if_match: IfMatch = None,
+) -> Response:
+    """Correct a submitted assessment: a new revision with a reason; needs If-Match."""
+    assessment = await service.changeable(session, policy, principal, assessment_id)
+    check_if_match(if_match, assessment.revision)
+    return _assessment_response(await service.correct(session, forms, principal, assessment, body.answers, body.reason))
+
+
+@router.get("/assessments/{assessment_id}/revisions", tags=["assessments"])
+async def list_revisions(
+    assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
+) -> list[RevisionOut]:
+    """Every revision: who changed which answers, when, and why for a correction."""
+    return [_revision_out(r) for r in await service.revisions(session, policy, principal, assessment_id)]
+
+
+def _revision_out(revision: AssessmentRevision) -> RevisionOut:
+    return RevisionOut.model_validate(revision, from_attributes=True)
+
+
+@router.post(
+    "/assessments/{assessment_id}/carry-forward", status_code=201, tags=["assessments"], response_model=AssessmentOut
+)
+async def carry_forward(
+    assessment_id: Id,
+    body: CarryForwardIn,
+    session: SessionDep,
+    forms: FormsDep,
+    policy: PolicyDep,
+    principal: WritesAssessments,
+) -> Response:
+    """A new draft for your organisation with every answer that still applies filled in."""
+    draft = await service.carry_forward_assessment(session, forms, policy, principal, assessment_id, body.form_version)
+    return _assessment_response(draft, 201)
+
+
+@router.get("/assessments/{assessment_id}/fhir", tags=["assessments"], responses=FHIR_RESPONSE)
+async def get_assessment_as_fhir(
+    assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
+) -> JSONResponse:
+    """The answers as a FHIR R4 QuestionnaireResponse."""
+    assessment = await service.read_assessment(session, policy, principal, assessment_id)
+    row = await service.require_form_version(session, assessment.form_key, assessment.form_version)
+    document = fhir.questionnaire_response(
+        assessment_id=assessment.id,
+        key=assessment.form_key,
+        version=assessment.form_version,
+        status=assessment.status,
+        authored=assessment.updated_at,
+        organisation_id=assessment.organisation_id,
+        family_id=assessment.family_id,
+        layout=row.definition["layout"],
+        schema=row.definition["schema"],
+        answers=assessment.answers,
+    )
+    return JSONResponse(document, media_type=FHIR_JSON)
+
+
+# --- for platform services (the gateway does not route /internal/) ----------------------
+
+
+@router.get("/internal/assessments/{assessment_id}/needs", tags=["internal"])
+async def get_assessment_needs(assessment_id: Id, session: SessionDep, principal: ActsAsAService) -> AssessmentNeeds:
+    """The needs a submitted assessment found, for a service acting as itself; 409 while a draft."""
+    return await service.needs_found(session, principal, assessment_id)

@@ -1,0 +1,170 @@
+"""What the assessment service's endpoints take and answer."""
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assessment.forms import CarryForward, Layout
+from services.assessment.identifiers import IdentifierSystem
+
+Status = Literal["draft", "submitted"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentifierIn(Strict):
+    system: IdentifierSystem = Field(description="nhs, upn, or local (an id of the calling organisation's own)")
+    value: str = Field(min_length=1, max_length=64)
+
+
+class MemberIn(Strict):
+    role: Literal["child", "adult"]
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date | None = None
+    relationship: str | None = Field(default=None, max_length=50, description="e.g. mother, grandparent, sibling")
+    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
+
+
+class FamilyIn(Strict):
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+
+
+class IdentifierOut(BaseModel):
+    system: str
+    value: str
+    issuer: str | None = Field(default=None, description="for local ids: the organisation that issued it")
+
+
+class MemberOut(BaseModel):
+    id: str
+    role: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    relationship: str | None
+    identifiers: list[IdentifierOut]
+
+
+class FamilyOut(BaseModel):
+    id: str
+    created_by_organisation: str
+    created_at: datetime
+    members: list[MemberOut]
+
+
+MAX_VERSION = 1_000_000  # far beyond any real form, and inside every database's integer
+
+
+class FormRef(Strict):
+    key: str = Field(max_length=100)
+    version: int = Field(ge=1, le=MAX_VERSION)
+
+
+class FormStamp(BaseModel):
+    key: str
+    version: int
+    sha256: str
+
+
+class AssessmentIn(Strict):
+    family_id: str = Field(max_length=36)
+    form: FormRef
+    answers: dict[str, Any]
+    status: Status = Field(default="draft", description="submitted checks every required answer")
+
+
+class AnswersIn(Strict):
+    answers: dict[str, Any]
+
+
+class CorrectionIn(Strict):
+    answers: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=1000, description="why a submitted assessment is corrected")
+
+
+class CarryForwardIn(Strict):
+    form_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="the version to carry into; the newest published one when left out",
+    )
+
+
+class AssessmentSummary(BaseModel):
+    id: str
+    family_id: str
+    organisation_id: str
+    form: FormStamp
+    status: Status
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+
+
+class AssessmentOut(AssessmentSummary):
+    answers: dict[str, Any]
+    carried_from: str | None = None
+    carried_forward: list[str] = Field(default_factory=list, description="pointers of answers carried forward")
+
+
+class RevisionOut(BaseModel):
+    number: int
+    status: Status
+    changed: list[str] = Field(description="JSON pointers of the answers this revision changed")
+    reason: str | None
+    organisation_id: str
+    author: str
+    created_at: datetime
+
+
+class FormVersionSummary(BaseModel):
+    version: int
+    status: Literal["draft", "published", "retired"]
+    sha256: str
+    published_at: datetime | None
+
+
+class FormOut(BaseModel):
+    key: str
+    title: str
+    latest_published: int | None
+    versions: list[FormVersionSummary]
+
+
+class FormVersionOut(FormVersionSummary):
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    title: str
+    description: str | None
+    answer_schema: dict[str, Any] = Field(alias="schema")
+    layout: Layout
+    carry_forward: CarryForward | None
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class Need(BaseModel):
+    description: str
+    outcome_area: str
+
+
+class AssessmentNeeds(BaseModel):
+    """What a submitted assessment found, for a service that plans from it: none of the other answers."""
+
+    assessment_id: str
+    family_id: str
+    organisation_id: str
+    form: FormRef
+    submitted_at: datetime
+    started_on: date | None = Field(description="the day the assessment started, as its answers record it")
+    children: int = Field(description="how many of the family's members are children")
+    needs: list[Need] = Field(description="empty when the form asks for none, as a request for support")
+    level_of_need: str | None
+    next_step: str | None
