@@ -1,10 +1,49 @@
 """Entry point: `uvicorn --factory services.consent.main:create_app`."""
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.consent import routes, service
 from services.consent.config import ConsentSettings
 from services.kit.app import create_service_app
+from services.kit.audit import AUDIT_EVENT_TYPE, AccessRecorded
+from services.kit.events.consumer import ConsumerSpec
+from services.kit.events.envelope import BaseCloudEvent, nats_subject
+from services.kit.periodic import running_every
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+async def apply_access_recorded(session: AsyncSession, event: BaseCloudEvent) -> None:
+    """Every service's `audit.recorded` events become entries of the one access log."""
+    await service.append_to_audit(session, event.get_id(), AccessRecorded.model_validate(event.get_data()))
+
+
+ACCESS_LOG = ConsumerSpec(
+    name="consent-access-log", subjects=[nats_subject(AUDIT_EVENT_TYPE)], handler=apply_access_recorded
+)
 
 
 def create_app(settings: ConsentSettings | None = None) -> FastAPI:
-    return create_service_app(settings or ConsentSettings(), title="Graduated Pathway: consent")
+    settings = settings or ConsentSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeping = running_every(
+            app.state.database, settings.expiry_sweep_seconds, service.announce_endings, "expiry-sweep"
+        )
+        async with sweeping:
+            yield
+
+    return create_service_app(
+        settings,
+        title="Graduated Pathway: consent",
+        routers=[routes.router],
+        consumers=[ACCESS_LOG],
+        migrations_dir=MIGRATIONS,
+        lifespan=lifespan,
+    )
