@@ -1,5 +1,15 @@
+from pydantic import AliasChoices, Field
+
 from services.kit.settings import ServiceSettings
 
 
 class PlanSettings(ServiceSettings):
     name: str = "plan"
+    # Where the plan service reads the needs a submitted assessment found (as itself, with its own client).
+    assessment_url: str = Field(
+        default="http://127.0.0.1:8001", validation_alias=AliasChoices("assessment_url", "PLAN_ASSESSMENT_URL")
+    )
+    # How often to look for reviews that have fallen due.
+    review_sweep_seconds: float = Field(
+        default=300.0, validation_alias=AliasChoices("review_sweep_seconds", "PLAN_REVIEW_SWEEP_SECONDS")
+    )

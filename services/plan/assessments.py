@@ -1,0 +1,63 @@
+"""What a submitted assessment found, read from the assessment service by this service as itself.
+
+Events are thin, so the needs an assessment found are not in
+`assessment.submitted`: they are fetched over HTTP from the assessment
+service's internal endpoint, with this service's own token, and the read is
+audited there like any other.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import httpx
+from pydantic import BaseModel
+
+from services.kit.problems import NotFound, ServiceUnavailable, ValidationFailed
+from services.kit.service_token import ServiceToken
+
+
+class FoundNeed(BaseModel):
+    description: str
+    outcome_area: str
+
+
+class Findings(BaseModel):
+    assessment_id: str
+    family_id: str
+    organisation_id: str
+    submitted_at: datetime
+    started_on: date | None = None
+    children: int
+    needs: list[FoundNeed]
+    level_of_need: str | None = None
+
+
+class UnknownAssessment(NotFound):
+    slug, title = "unknown-assessment", "No such assessment"
+
+
+class AssessmentNotSubmitted(ValidationFailed):
+    slug, title = "assessment-not-submitted", "A plan starts from a submitted assessment"
+
+
+@dataclass
+class AssessmentFindings:
+    http: httpx.AsyncClient
+    token: ServiceToken
+    base_url: str
+
+    async def of(self, assessment_id: str) -> Findings:
+        url = f"{self.base_url.rstrip('/')}/internal/assessments/{assessment_id}/needs"
+        try:
+            response = await self.http.get(url, headers=await self.token.headers())
+            if response.status_code == 401:
+                self.token.forget()  # a key rotated or the client changed: fetch a fresh token next time
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable("The assessment service cannot be reached just now; try again.") from error
+        if response.status_code == 404:
+            raise UnknownAssessment(f"There is no assessment {assessment_id}.")
+        if response.status_code == 409:
+            raise AssessmentNotSubmitted("Submit the assessment first; its needs are settled only then.")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The assessment service answered {response.status_code}; try again.")
+        return Findings.model_validate_json(response.content)
