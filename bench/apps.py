@@ -1,12 +1,14 @@
-"""Apps for `uvicorn --factory`: a bare FastAPI app, a stand-in for the plan service, and the kit's note service.
+"""Apps for `uvicorn --factory`: bare FastAPI apps, a stand-in for the plan service, and the kit's note service.
 
 The note service reads its settings from the environment like every service:
 `DATABASE_URL`, `NATS_URL` and `PATHWAY_DATA_DIR`.
 """
 
 import uuid
+from functools import cache
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -82,6 +84,36 @@ def create_bare_app() -> FastAPI:
     return app
 
 
+def create_bare_assessment_app() -> FastAPI:
+    """`POST /assessments` with a body of the assessment service's shape, validated, and nothing behind it."""
+
+    class FormRef(BaseModel):
+        key: str
+        version: int
+
+    class AssessmentIn(BaseModel):
+        family_id: str
+        form: FormRef
+        answers: dict[str, Any]
+        status: str
+
+    class AssessmentCreated(BaseModel):
+        id: str
+        status: str
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/assessments", status_code=201)
+    async def create_assessment(body: AssessmentIn) -> AssessmentCreated:
+        return AssessmentCreated(id=str(uuid.uuid4()), status=body.status)
+
+    return app
+
+
 def create_plan_stub_app() -> FastAPI:
     """`GET /plans/{plan_id}`: about 1 KB of JSON and an ETag, as a service answers a read, with nothing behind it."""
     app = FastAPI()
@@ -93,6 +125,37 @@ def create_plan_stub_app() -> FastAPI:
     @app.get("/plans/{plan_id}")
     async def read_plan(plan_id: str) -> JSONResponse:
         return JSONResponse({"id": plan_id, **PLAN}, headers={"ETag": f'"{plan_id}-{PLAN["version"]}"'})
+
+    return app
+
+
+# One row of a report's answer, shaped like a claim candidate: about 130 bytes of JSON.
+REPORT_ROW = {
+    "plan_id": "3f1c9a7e-8b2d-4e6f-a1c0-5d7b9e2f4a68",
+    "family_id": "9e4b2c7a-1d8f-4a3e-b6c5-0f2d7e9a1b34",
+    "closed_on": "2025-03-14",
+    "outcome_areas": 3,
+}
+REPORT_ROW_BYTES = len(JSONResponse(REPORT_ROW).body) + 1  # and a comma
+
+
+@cache
+def _report_rows(count: int) -> list[dict[str, Any]]:
+    return [dict(REPORT_ROW) for _ in range(count)]
+
+
+def create_bare_report_app() -> FastAPI:
+    """`GET /reports/{name}?bytes=N`: a JSON body of about N bytes, serialised on each request, nothing behind it."""
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/reports/{name}")
+    async def report(name: str, size: Annotated[int, Query(alias="bytes", ge=0, le=100_000_000)]) -> JSONResponse:
+        rows = _report_rows(max(size - 60, 0) // REPORT_ROW_BYTES)
+        return JSONResponse({"report": name, "period": {"start": "2025-01-01", "end": "2025-12-31"}, "rows": rows})
 
     return app
 

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,11 @@ DATABASE_URL_ENV = "BENCH_DATABASE_URL"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 GATEWAY_CLIENT_ID = "bench-admin"
+SERVICE_CLIENT_ID = "bench-services"
+LOCAL_POSTGRESQL = ("127.0.0.1", 5432)
+LOCAL_POSTGRESQL_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ("sqlite", "postgresql")
+BACKEND_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 @contextmanager
@@ -78,6 +84,55 @@ async def scratch_database(folder: Path, name: str) -> AsyncIterator[str]:
                 await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+def postgresql_server() -> str | None:
+    """BENCH_DATABASE_URL when set; otherwise the local server's URL if 127.0.0.1:5432 answers."""
+    if configured := os.environ.get(DATABASE_URL_ENV):
+        return configured
+    try:
+        with socket.create_connection(LOCAL_POSTGRESQL, timeout=1.0):
+            return LOCAL_POSTGRESQL_URL
+    except OSError:
+        return None
+
+
+@contextmanager
+def database_server(server_url: str | None) -> Iterator[None]:
+    """BENCH_DATABASE_URL set to `server_url` (unset for SQLite) while `scratch_database` reads it."""
+    saved = os.environ.pop(DATABASE_URL_ENV, None)
+    if server_url is not None:
+        os.environ[DATABASE_URL_ENV] = server_url
+    try:
+        yield
+    finally:
+        os.environ.pop(DATABASE_URL_ENV, None)
+        if saved is not None:
+            os.environ[DATABASE_URL_ENV] = saved
+
+
+def chosen_backends(names: str | None) -> list[tuple[str, str | None]]:
+    """Each backend to run and its PostgreSQL server's URL (None for SQLite), in the order given.
+
+    By default SQLite, then PostgreSQL when BENCH_DATABASE_URL is set or 127.0.0.1:5432 answers.
+    """
+    server_url = postgresql_server()
+    if names is None:
+        return [("sqlite", None), *([("postgresql", server_url)] if server_url else [])]
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    if unknown := sorted(set(chosen) - set(BACKENDS)):
+        raise SystemExit(f"unknown database {', '.join(unknown)}: choose from {', '.join(BACKENDS)}")
+    if "postgresql" in chosen and server_url is None:
+        raise SystemExit(f"no PostgreSQL: set {DATABASE_URL_ENV} or run a server at 127.0.0.1:5432")
+    return [(name, server_url if name == "postgresql" else None) for name in dict.fromkeys(chosen)]
+
+
+def add_databases_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--databases",
+        help="comma-separated, from sqlite and postgresql (default: sqlite, then postgresql when "
+        f"{DATABASE_URL_ENV} is set or 127.0.0.1:5432 answers)",
+    )
 
 
 @contextmanager
@@ -123,10 +178,14 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(folder: Path, nats_url: str, database_url: str, upstream_url: str) -> Iterator[Gateway]:
+def running_gateway(
+    folder: Path, nats_url: str, database_url: str, upstream_url: str, service_client_secret: str = ""
+) -> Iterator[Gateway]:
     """The real gateway in its own uvicorn, every service behind it at `upstream_url` and no rate limit that bites.
 
     It issues its own tokens as `http://127.0.0.1:<port>` and logs warnings only; wait for its `/healthz`.
+    With `service_client_secret`, it ensures the services' own client, `SERVICE_CLIENT_ID`, at start,
+    as `make up` does, for a service that calls another as itself.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -144,6 +203,8 @@ def running_gateway(folder: Path, nats_url: str, database_url: str, upstream_url
         "RATE_LIMIT_BURST": "1000000",
         "SERVICE_LOG_LEVEL": "WARNING",
     }
+    if service_client_secret:
+        env |= {"GATEWAY_SERVICE_CLIENT_ID": SERVICE_CLIENT_ID, "GATEWAY_SERVICE_CLIENT_SECRET": service_client_secret}
     with serving("gateway.main:create_app", port, env, folder / "gateway.log"):
         yield Gateway(url, GATEWAY_CLIENT_ID, secret)
 
@@ -179,8 +240,9 @@ async def drive(
     clients: Sequence[httpx.AsyncClient],
     requests: int,
     send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    expected_status: int = 200,
 ) -> Load:
-    """`requests` requests made by `send`, one in flight per client; each must answer 200."""
+    """`requests` requests made by `send`, one in flight per client; each must answer `expected_status`."""
     latencies: list[float] = []
     tickets = iter(range(requests))
 
@@ -189,7 +251,7 @@ async def drive(
             started = time.perf_counter()
             response = await send(client)
             latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
+            if response.status_code != expected_status:
                 raise RuntimeError(f"{response.request.url} answered {response.status_code}: {response.text[:500]}")
 
     started = time.perf_counter()
@@ -286,3 +348,24 @@ async def kit_outbox_parts(stack: AsyncExitStack, database_url: str, nats_url: s
     stack.push_async_callback(broker.close)
     await broker.ready.wait()
     return database, broker
+
+
+async def serving_service(
+    stack: AsyncExitStack, service: str, backend: str, server_url: str | None, folder: Path, nats_url: str, issuer: str
+) -> tuple[str, str]:
+    """One service on a scratch database of its own, trusting `issuer`'s tokens; its base URL and database URL."""
+    with database_server(server_url):
+        database_url = await stack.enter_async_context(scratch_database(folder, f"{service}_{backend}"))
+    data_dir = folder / f"{service}-{backend}"
+    data_dir.mkdir()
+    env = {
+        "PATHWAY_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        "AUTH_ISSUER": issuer,
+        "AUTH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        "SERVICE_LOG_LEVEL": "WARNING",
+    }
+    app = f"services.{service}.main:create_app"
+    url = stack.enter_context(serving(app, free_port(), env, folder / f"{service}-{backend}.log"))
+    return url, database_url

@@ -10,6 +10,11 @@ BENCHMARKS = (
     "bench.http_baseline",
     "bench.gateway_overhead",
     "bench.tokens",
+    "bench.validation",
+    "bench.assessment_submit",
+    "bench.access_decisions",
+    "bench.plan_reports",
+    "bench.plan_from_assessment",
 )
 
 
