@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: up test lint typecheck contracts compose-check pytest bench clean
+.PHONY: up demo-data test lint typecheck contracts compose-check pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,6 +23,10 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 ## Run the whole system on the embedded default (nats-server, SQLite), gateway on :8000.
 up: $(VENV)/.synced
 	$(BIN)/python -m deploy.local
+
+## Fill the running stack with 18 months of demo families through the gateway; options in ARGS="--families 500".
+demo-data: $(VENV)/.synced
+	$(BIN)/python -m deploy.demo_data $(ARGS)
 
 ## Lint, type-check, check the import contracts and the compose file, then run every test.
 test: lint typecheck contracts compose-check pytest

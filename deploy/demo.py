@@ -1,7 +1,9 @@
-"""The first start of `make up`: an admin client, and demo organisations to try the system with.
+"""The first start of `make up`: an admin client, the services' own client, and demo organisations.
 
 The bootstrap client's secret is printed once and kept nowhere but as a hash in
-the gateway's database. The demo organisations' credentials are demo data: they
+the gateway's database. The services' client is kept in
+`<data>/service-client.json`, readable by the owner only, since every start hands
+it to the services again. The demo organisations' credentials are demo data: they
 are kept in `<data>/demo-credentials.json`, readable by the owner only, so that
 every start can show how to get a token.
 """
@@ -16,8 +18,11 @@ import httpx
 
 BOOTSTRAP_ID_ENV = "GATEWAY_BOOTSTRAP_CLIENT_ID"
 BOOTSTRAP_SECRET_ENV = "GATEWAY_BOOTSTRAP_CLIENT_SECRET"  # noqa: S105 (a variable name, not a secret)
+SERVICE_CLIENT_ID_ENV = "GATEWAY_SERVICE_CLIENT_ID"
+SERVICE_CLIENT_SECRET_ENV = "GATEWAY_SERVICE_CLIENT_SECRET"  # noqa: S105
 SEEDED_MARKER = "bootstrapped"
 CREDENTIALS_FILE = "demo-credentials.json"
+SERVICE_CLIENT_FILE = "service-client.json"
 
 DEMO: list[dict[str, Any]] = [
     {
@@ -54,6 +59,20 @@ def bootstrap_credentials(data_dir: Path) -> tuple[str, str] | None:
     if (data_dir / SEEDED_MARKER).exists():
         return None
     return f"pw_admin_{secrets.token_hex(4)}", secrets.token_urlsafe(32)
+
+
+def service_client_credentials(data_dir: Path) -> tuple[str, str]:
+    """The services' own client: made on first start, then read back so that restarts keep it."""
+    path = data_dir / SERVICE_CLIENT_FILE
+    if not path.exists():
+        made = {"client_id": f"pw_services_{secrets.token_hex(4)}", "client_secret": secrets.token_urlsafe(32)}
+        written = path.with_name(f"{path.name}.new")  # renamed into place whole, so a crash leaves no half a file
+        written.unlink(missing_ok=True)
+        written.touch(mode=0o600)
+        written.write_text(json.dumps(made, indent=2))
+        written.replace(path)
+    kept = json.loads(path.read_text())
+    return str(kept["client_id"]), str(kept["client_secret"])
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:

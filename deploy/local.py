@@ -70,7 +70,9 @@ def uvicorn(app: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def plan_children(data_dir: Path, gateway_port: int, bootstrap: tuple[str, str] | None) -> tuple[list[Child], str]:
+def plan_children(
+    data_dir: Path, gateway_port: int, bootstrap: tuple[str, str] | None, service_client: tuple[str, str]
+) -> tuple[list[Child], str]:
     children: list[Child] = []
     nats_url = os.environ.get("NATS_URL", "")
     if not nats_url:
@@ -88,9 +90,21 @@ def plan_children(data_dir: Path, gateway_port: int, bootstrap: tuple[str, str] 
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     # Services verify tokens against the gateway's keys, wherever it listens.
     issuer = {"AUTH_ISSUER": gateway_url, "AUTH_JWKS_URL": f"{gateway_url}/.well-known/jwks.json"}
+    # A service acting as itself (on an event, with no caller) gets its token from the gateway.
+    as_itself = {
+        "SERVICE_CLIENT_ID": service_client[0],
+        "SERVICE_CLIENT_SECRET": service_client[1],
+        "SERVICE_CLIENT_TOKEN_URL": f"{gateway_url}/oauth/token",
+    }
     for child in children[-len(SERVICES) :]:
-        child.env |= issuer
-    identity = {demo.BOOTSTRAP_ID_ENV: bootstrap[0], demo.BOOTSTRAP_SECRET_ENV: bootstrap[1]} if bootstrap else {}
+        child.env |= issuer | as_itself
+        # Reads of a family's data are decided by the consent service, on every read.
+        child.env["ACCESS_DECISIONS_URL"] = upstreams["UPSTREAM_CONSENT_URL"]
+        # The plan service reads a submitted assessment's needs from the assessment service, as itself.
+        child.env["PLAN_ASSESSMENT_URL"] = upstreams["UPSTREAM_ASSESSMENT_URL"]
+    identity = {demo.SERVICE_CLIENT_ID_ENV: service_client[0], demo.SERVICE_CLIENT_SECRET_ENV: service_client[1]}
+    if bootstrap:
+        identity |= {demo.BOOTSTRAP_ID_ENV: bootstrap[0], demo.BOOTSTRAP_SECRET_ENV: bootstrap[1]}
     children.append(
         Child(
             "gateway",
@@ -120,7 +134,7 @@ async def wait_healthy(child: Child, client: httpx.AsyncClient) -> None:
 async def run(data_dir: Path) -> int:
     gateway_port = int(os.environ.get("PATHWAY_GATEWAY_PORT", "8000"))
     bootstrap = demo.bootstrap_credentials(data_dir)
-    children, nats_url = plan_children(data_dir, gateway_port, bootstrap)
+    children, nats_url = plan_children(data_dir, gateway_port, bootstrap, demo.service_client_credentials(data_dir))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,91 +1,94 @@
 """`make up` on a fresh copy of the repository runs the system, keeps its data, and stops cleanly."""
 
 import json
-import os
-import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from services.kit.natsserver import free_port
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-READY_WITHIN_SECONDS = 60
-STOPPED_WITHIN_SECONDS = 30
+from tests.e2e.conftest import REPOSITORY, MakeUp, bearer, fresh_copy, printed, processes_under
 
 pytestmark = pytest.mark.e2e
 
 
-def fresh_copy(destination: Path) -> None:
-    """The files a clone would have, and the working tree's edits to them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPOSITORY, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        source = REPOSITORY / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+def post_assessment_through_the_gateway(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """A family and a submitted early help assessment, as a health system posts them, read back."""
+    family = httpx.post(
+        f"{url}/families",
+        json={"members": [{"role": "child", "given_name": "Amara", "family_name": "Okafor",
+                           "identifiers": [{"system": "nhs", "value": "9434765919"}]}]},
+        headers={**headers, "Idempotency-Key": "e2e-family"},
+    )  # fmt: skip
+    assert family.status_code == 201, family.text
+    answers = json.loads((REPOSITORY / "tests/assessment/samples/early-help-assessment-1.json").read_text())
+    body = {
+        "family_id": family.json()["id"],
+        "form": {"key": "early-help-assessment", "version": 1},
+        "answers": answers,
+        "status": "submitted",
+    }
+    created = httpx.post(f"{url}/assessments", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    read = httpx.get(f"{url}{created.headers['location']}", headers=headers)
+    assert read.status_code == 200 and read.headers["etag"] == '"1"'
+    assert read.json()["answers"] == answers
+    stored: dict[str, Any] = read.json()
+    return stored
 
 
-def processes_under(folder: Path) -> list[str]:
-    """Command lines of live processes that run from inside `folder`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("State:"))
-        except (OSError, StopIteration):
-            continue
-        if str(folder) in command and "zombie" not in state:
-            found.append(command)
-    return found
+def share_with_schools_then_withdraw(
+    url: str, assessment: dict[str, Any], health: dict[str, str], school: dict[str, str]
+) -> None:
+    """Refused, then readable under the family's grant, then refused again within a second of its withdrawal."""
+    path = f"{url}/assessments/{assessment['id']}"
+    refused = httpx.get(path, headers=school)
+    assert refused.status_code == 403 and refused.json()["type"].endswith(":access-refused")
+    grant = httpx.post(
+        f"{url}/consents",
+        json={"family_id": assessment["family_id"], "given_by_role": "parent_or_carer", "evidence": "written",
+              "categories": ["assessment"], "recipient_types": ["school"]},
+        headers=health,
+    )  # fmt: skip
+    assert grant.status_code == 201, grant.text
+    assert httpx.get(path, headers=school).json()["answers"] == assessment["answers"]
+    withdrawn = httpx.post(f"{url}/consents/{grant.json()['id']}/withdraw", json={}, headers=health)
+    assert withdrawn.json()["status"] == "withdrawn"
+    withdrawn_at = time.monotonic()
+    while httpx.get(path, headers=school).status_code != 403:
+        assert time.monotonic() - withdrawn_at < 1.0, "the withdrawn grant still opened the assessment after a second"
 
 
-class MakeUp:
-    """One run of `make up`, stopped with SIGTERM."""
-
-    def __init__(self, checkout: Path, data: Path, port: int, log: Path) -> None:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if name not in {"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "NATS_URL"}
-        }
-        env |= {"PATHWAY_DATA_DIR": str(data), "PATHWAY_GATEWAY_PORT": str(port)}
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(
-            ["make", "up"], cwd=checkout, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self) -> httpx.Response:
-        deadline = time.monotonic() + READY_WITHIN_SECONDS
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                ready = httpx.get(f"{self.url}/readyz", timeout=2)
-                if ready.status_code == 200 and "Get a token:" in self.log.read_text():
-                    return ready
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"not ready within {READY_WITHIN_SECONDS}s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=STOPPED_WITHIN_SECONDS)
-        self._log_file.close()
+def eventually_planned(url: str, author: dict[str, str], assessment: dict[str, Any]) -> dict[str, Any]:
+    """The draft plan the plan service opened from the submitted assessment, as itself, via the gateway's token."""
+    deadline = time.monotonic() + 15
+    while True:
+        listed = httpx.get(f"{url}/plans", params={"family_id": assessment["family_id"]}, headers=author)
+        assert listed.status_code == 200, listed.text
+        if listed.json():
+            (summary,) = listed.json()
+            plan: dict[str, Any] = httpx.get(f"{url}/plans/{summary['id']}", headers=author).json()
+            return plan
+        assert time.monotonic() < deadline, "no plan was opened from the submitted assessment"
+        time.sleep(0.2)
 
 
-def printed(log: Path) -> str:
-    return "\n".join(line for line in log.read_text().splitlines() if not line.startswith("{"))
+def eventually_audited(
+    url: str, council: dict[str, str], family_id: str, bases: set[str], actions: set[str]
+) -> list[dict[str, Any]]:
+    """The family's access log, once it holds entries on each of these bases and actions (they arrive through NATS)."""
+    deadline = time.monotonic() + 15
+    while True:
+        entries: list[dict[str, Any]] = httpx.get(
+            f"{url}/audit", params={"family_id": family_id}, headers=council
+        ).json()
+        arrived = bases <= {entry["basis"] for entry in entries} and actions <= {entry["action"] for entry in entries}
+        if arrived or time.monotonic() > deadline:
+            assert arrived, entries
+            return entries
+        time.sleep(0.2)
 
 
 def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_running(tmp_path: Path) -> None:
@@ -115,6 +118,19 @@ def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_runni
         )
         assert routed.status_code == 404 and routed.headers["content-type"] == "application/problem+json"
         assert routed.json()["instance"] == "/plans/unknown", "the plan service itself answered, through the gateway"
+        health_visitor = bearer(first.url, demo[2])
+        assessment = post_assessment_through_the_gateway(first.url, health_visitor)
+        plan = eventually_planned(first.url, health_visitor, assessment)
+        assert plan["status"] == "draft" and plan["assessment_id"] == assessment["id"]
+        assert [need["description"] for need in plan["needs"]] == [
+            n["description"] for n in assessment["answers"]["needs"]
+        ]
+        share_with_schools_then_withdraw(first.url, assessment, health_visitor, bearer(first.url, school))
+        council = bearer(first.url, demo[0])
+        audit = eventually_audited(first.url, council, assessment["family_id"], {"grant", "authorship"}, {"withdraw"})
+        assert {"read", "withdraw"} <= {entry["action"] for entry in audit}
+        verified = httpx.get(f"{first.url}/audit/verify", headers=council).json()
+        assert verified["valid"] and verified["entries"] >= len(audit)
     finally:
         first.stop()
     assert printed(first.log).count("client secret") == 1
@@ -128,6 +144,8 @@ def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_runni
             auth=(school["client_id"], school["client_secret"]),
         )
         assert again.status_code == 200, "the second run keeps the clients made by the first"
+        kept = httpx.get(f"{second.url}/assessments/{assessment['id']}", headers=bearer(second.url, demo[2]))
+        assert kept.json()["answers"] == assessment["answers"], "the second run keeps the assessments too"
     finally:
         second.stop()
     assert "client secret" not in printed(second.log), "the admin secret is shown once, on the first start only"
