@@ -1,6 +1,7 @@
 """The async engine, sessions, and the transaction each request owns."""
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +23,6 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-CommitHook = Callable[[Session], None]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -108,8 +107,17 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def on_commit(self, hook: CommitHook) -> None:
-        event.listen(self._session_class, "after_commit", hook)
+    def wake_on_commit(self, flag: str, wake: asyncio.Event) -> None:
+        """Set `wake` when a transaction that set `session.info[flag]` commits: how a worker hears of new work."""
+
+        def after_commit(session: Session) -> None:
+            # Releasing a savepoint fires after_commit as well; the flag waits for the real commit.
+            if session.in_nested_transaction():
+                return
+            if session.info.pop(flag, False):
+                wake.set()
+
+        event.listen(self._session_class, "after_commit", after_commit)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -65,12 +65,19 @@ class ConsumerSpec:
     A handler that needs something slow first (a call to another service)
     gives `prepare` instead: it runs before the transaction opens, so no
     database lock is held while it waits, and returns the handler to run in it.
+
+    `in_order` takes events strictly in stream order, across restarts and
+    retries and however many replicas share the consumer: JetStream hands out
+    one event at a time and the next only once it is acknowledged. Otherwise an
+    event left unacknowledged by a crash, or put back after a failure, comes
+    back behind those published after it.
     """
 
     name: str
     subjects: list[str]
     handler: Handler | None = None
     prepare: Preparation | None = None
+    in_order: bool = False
 
     async def handler_for(self, event: BaseCloudEvent) -> Handler:
         if self.prepare is not None:
@@ -131,8 +138,9 @@ class DurableConsumer:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.settings.ack_wait_seconds,
             filter_subjects=self.spec.subjects,
-            max_ack_pending=1000,
+            max_ack_pending=1 if self.spec.in_order else 1000,
         )
+        batch = 1 if self.spec.in_order else self.settings.batch_size
         while True:
             try:
                 await self.broker.js.add_consumer(self.broker.settings.stream, config)
@@ -148,7 +156,7 @@ class DurableConsumer:
                 await asyncio.sleep(1)
         while True:
             try:
-                messages = await subscription.fetch(self.settings.batch_size, timeout=1)
+                messages = await subscription.fetch(batch, timeout=1)
             except (NatsTimeoutError, TimeoutError):
                 continue
             except NatsError as error:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from nats.errors import Error as NatsError
 from sqlalchemy import LargeBinary, Row, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from sqlmodel import Column, Field, SQLModel, col
 
 from services.kit.db import Database, UtcDateTime
@@ -70,14 +69,7 @@ class OutboxRelay:
         self.settings = settings
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        database.on_commit(self._after_commit)
-
-    def _after_commit(self, session: Session) -> None:
-        # Releasing a savepoint fires after_commit as well; the flag waits for the real commit.
-        if session.in_nested_transaction():
-            return
-        if session.info.pop(_PENDING_FLAG, False):
-            self._wake.set()
+        database.wake_on_commit(_PENDING_FLAG, self._wake)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
