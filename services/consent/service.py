@@ -233,7 +233,8 @@ async def decide_access(session: AsyncSession, principal: Principal, body: Acces
         or body.organisation_type not in (None, principal.organisation_type)
         or body.practitioner not in (None, principal.subject)
     )
-    if asks_for_another and "consent:read" not in principal.scopes:
+    # A platform service asks for the organisation it acts for (notifications, for a subscriber).
+    if asks_for_another and not principal.scopes & {"consent:read", "service"}:
         raise Forbidden("Asking about another organisation or practitioner needs the consent:read scope.")
     question = Question(
         family_id=body.family_id,

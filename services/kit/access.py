@@ -110,7 +110,16 @@ class RemoteAccessDecisions:
     ) -> Basis | None:
         if (own := own_basis(principal, authors, team)) is not None:
             return own
-        question = {"family_id": family_id, "category": category, "purpose": purpose, "authors": sorted(authors)}
+        question = {
+            "family_id": family_id,
+            "category": category,
+            "purpose": purpose,
+            "authors": sorted(authors),
+            "team": sorted(team),
+            # Named even when it is the caller's own: a service asks for the organisation it acts for.
+            "organisation_id": principal.organisation_id,
+            "organisation_type": principal.organisation_type,
+        }
         try:
             response = await self.http.post(
                 self.url, json=question, headers={"Authorization": f"Bearer {principal.token}"}

@@ -27,10 +27,14 @@ class ServiceToken:
 
     async def headers(self) -> dict[str, str]:
         """`Authorization` for a call as this service; 503 when the token endpoint cannot be reached."""
+        return {"Authorization": f"Bearer {await self.bearer()}"}
+
+    async def bearer(self) -> str:
+        """The token itself, fetched afresh when it nearly expires."""
         async with self._lock:
             if time.monotonic() >= self._renew_at:
                 await self._fetch()
-        return {"Authorization": f"Bearer {self._token}"}
+        return self._token
 
     def forget(self) -> None:
         """Fetch afresh next time: for a token refused before its time (a rotated key, a disabled client)."""
