@@ -159,11 +159,17 @@ def token_mint() -> TokenMint:
 
 
 def token_endpoint(mint: TokenMint, organisation_id: str, client_id: str) -> FastAPI:
-    """A client-credentials grant for one service client, signed by `mint`: the issuer for a service acting as itself.
+    """A client-credentials grant for one service client, signed by `mint`, and the mint's JWKS.
 
-    Tests of the whole system get those tokens from the gateway instead.
+    The issuer for a service acting as itself, and for a service run in its own
+    process, which cannot be told to trust `mint` directly. Tests of the whole
+    system get their tokens from the gateway instead.
     """
     app = FastAPI()
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        return {"keys": [mint.key.as_dict(private=False)]}
 
     @app.post("/oauth/token")
     async def token(grant_type: Annotated[str, Form()], scope: Annotated[str, Form()] = "") -> dict[str, Any]:
