@@ -40,6 +40,7 @@ class Plan(SQLModel, table=True):
     assessment_id: str | None = Field(default=None, unique=True, max_length=36)
     lead_name: str | None = Field(default=None, max_length=200)
     lead_organisation_id: str | None = Field(default=None, index=True, max_length=64)
+    lead_email: str | None = Field(default=None, max_length=254)  # a practitioner's work address; never logged
     team: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     needs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     goals: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -22,6 +22,7 @@ from services.plan.schemas import (
     LeadProfessional,
     PlanIn,
     PlanOut,
+    PlanParticipants,
     PlanPatch,
     PlanSummary,
     ReopenIn,
@@ -35,6 +36,7 @@ from services.plan.schemas import (
 
 ReadsPlans = Annotated[Principal, Depends(require_scope("plans:read"))]
 WritesPlans = Annotated[Principal, Depends(require_scope("plans:write"))]
+ActsAsAService = Annotated[Principal, Depends(require_scope("service"))]
 Id = Annotated[str, Path(max_length=36)]
 
 
@@ -67,7 +69,7 @@ router = APIRouter(tags=["plans"])
 def _lead(plan: Plan) -> LeadProfessional | None:
     if plan.lead_name is None or plan.lead_organisation_id is None:
         return None
-    return LeadProfessional(name=plan.lead_name, organisation_id=plan.lead_organisation_id)
+    return LeadProfessional(name=plan.lead_name, organisation_id=plan.lead_organisation_id, email=plan.lead_email)
 
 
 def plan_out(plan: Plan) -> PlanOut:
@@ -205,3 +207,21 @@ async def step_down(plan_id: Id, body: StepDownIn, editor: EditorDep, response: 
 async def reopen_plan(plan_id: Id, body: ReopenIn, editor: EditorDep, response: Response) -> PlanOut:
     """A closed plan becomes active again."""
     return _answer(await service.reopen(editor, plan_id, body), response)
+
+
+# --- for platform services (the gateway does not route /internal/) ----------------------
+
+
+@router.get("/internal/plans/{plan_id}/participants", tags=["internal"])
+async def get_plan_participants(plan_id: Id, session: SessionDep, _caller: ActsAsAService) -> PlanParticipants:
+    """The organisations a plan names and its lead, for a service; not audited: nothing of the family is in it."""
+    plan = await service.participants(session, plan_id)
+    return PlanParticipants.model_validate(
+        {
+            "plan_id": plan.id,
+            "family_id": plan.family_id,
+            "status": plan.status,
+            "organisations": sorted(service.plan_organisations(plan)),
+            "lead": _lead(plan),
+        }
+    )

@@ -32,6 +32,8 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 OrganisationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+# The shape of an address only: whether it reaches anyone is for the mail server to say.
+EmailAddress = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")]
 
 
 class Strict(BaseModel):
@@ -41,6 +43,7 @@ class Strict(BaseModel):
 class LeadProfessional(Strict):
     name: ShortText
     organisation_id: OrganisationId
+    email: EmailAddress | None = Field(default=None, description="their work address, where review reminders go")
 
 
 class TeamMember(Strict):
@@ -201,3 +204,13 @@ class PlanSummary(BaseModel):
     lead_professional: LeadProfessional | None
     opened_on: date
     next_review_due: date | None
+
+
+class PlanParticipants(BaseModel):
+    """Who a plan names, for a platform service: no family data, only organisations and the lead's contact."""
+
+    plan_id: str
+    family_id: str
+    status: PlanStatus
+    organisations: list[str] = Field(description="sorted: who may see the plan by right of it (author, lead, team)")
+    lead: LeadProfessional | None

@@ -42,6 +42,7 @@ from services.plan.schemas import (
     ActivateIn,
     CloseIn,
     GoalIn,
+    LeadProfessional,
     PlanIn,
     PlanPatch,
     ReopenIn,
@@ -101,6 +102,12 @@ def new_id() -> str:
 # --- who may see and change a plan ------------------------------------------------------
 
 
+def _set_lead(plan: Plan, lead: LeadProfessional | None) -> None:
+    plan.lead_name = lead.name if lead else None
+    plan.lead_organisation_id = lead.organisation_id if lead else None
+    plan.lead_email = lead.email if lead else None
+
+
 def plan_organisations(plan: Plan) -> set[str]:
     """Who may see the plan by right of the plan itself: its author, its lead's organisation, its team."""
     organisations = {plan.organisation_id, *(member["organisation_id"] for member in plan.team)}
@@ -147,6 +154,11 @@ async def read_plan(session: AsyncSession, policy: AccessPolicy, principal: Prin
         raise AccessRefused(_REFUSAL)
     _audit(session, principal, "read", plan, basis)
     return plan
+
+
+async def participants(session: AsyncSession, plan_id: str) -> Plan:
+    """A plan, for a platform service asking whom it names; not audited, as that reveals nothing of the family."""
+    return await _plan(session, plan_id)
 
 
 async def family_plans(session: AsyncSession, policy: AccessPolicy, principal: Principal, family_id: str) -> list[Plan]:
@@ -259,7 +271,7 @@ async def _open(
     organisation_id: str,
     opened_on: date,
     findings: Findings | None,
-    lead: tuple[str, str] | None = None,
+    lead: LeadProfessional | None = None,
     stepped_down_from: str | None = None,
 ) -> Plan:
     last_closure = await _last_closure(session, family_id)
@@ -273,8 +285,6 @@ async def _open(
         organisation_id=organisation_id,
         created_by=principal.subject,
         assessment_id=findings.assessment_id if findings else None,
-        lead_name=lead[0] if lead else None,
-        lead_organisation_id=lead[1] if lead else None,
         needs=[
             {"id": new_id(), "description": need.description, "outcome_area": need.outcome_area, "status": "open"}
             for need in (findings.needs if findings else [])
@@ -289,6 +299,7 @@ async def _open(
         created_at=at,
         updated_at=at,
     )
+    _set_lead(plan, lead)
     try:
         async with session.begin_nested():
             session.add(plan)
@@ -316,7 +327,7 @@ async def _open(
 async def create_plan(
     session: AsyncSession, policy: AccessPolicy, findings_source: AssessmentFindings, principal: Principal, body: PlanIn
 ) -> Plan:
-    lead = (body.lead_professional.name, body.lead_professional.organisation_id) if body.lead_professional else None
+    lead = body.lead_professional
     if body.assessment_id is None:
         if body.family_id is None or not body.stepped_down_from_social_care:
             raise InvalidPlan(
@@ -413,8 +424,7 @@ async def update_plan(editor: Editor, plan_id: str, body: PlanPatch) -> Plan:
     if not changed:
         raise InvalidPlan("Send at least one part of the plan to change.")
     if "lead_professional" in body.model_fields_set:
-        lead = body.lead_professional
-        plan.lead_name, plan.lead_organisation_id = (lead.name, lead.organisation_id) if lead else (None, None)
+        _set_lead(plan, body.lead_professional)
     if body.team is not None:
         plan.team = [member.model_dump(mode="json") for member in body.team]
     if body.needs is not None:
@@ -561,10 +571,9 @@ async def step_down(editor: Editor, plan_id: str, body: StepDownIn) -> Plan:
     session, principal = editor.session, editor.principal
     if stepped_up.close_reason != STEPPED_UP:
         raise WrongState(stepped_up, "only a plan stepped up to social care is stepped down from it")
-    lead = (body.lead_professional.name, body.lead_professional.organisation_id) if body.lead_professional else None
     plan = await _open(
         session, principal, family_id=stepped_up.family_id, organisation_id=principal.organisation_id,
-        opened_on=now().date(), findings=None, lead=lead, stepped_down_from=stepped_up.id,
+        opened_on=now().date(), findings=None, lead=body.lead_professional, stepped_down_from=stepped_up.id,
     )  # fmt: skip
     plan.needs = [{**need, "status": "open"} for need in stepped_up.needs]
     plan.team = stepped_up.team

@@ -279,7 +279,7 @@ async def test_step_up_records_when_and_why_and_step_down_opens_a_flagged_plan(p
     assert stepped_up["step_up"] == {"reason": reason, "stepped_up_on": "2025-04-01"}
     assert stepped_up["closure"]["reason"] == "stepped_up_to_social_care"
 
-    lead = {"name": "Robin Soft", "organisation_id": "org-council"}
+    lead = {"name": "Robin Soft", "organisation_id": "org-council", "email": "robin.soft@council.example.gov.uk"}
     landing = await plan_stack.change(council, stepped_up, "/step-down", {"lead_professional": lead})
 
     assert landing["id"] != plan["id"]

@@ -1,0 +1,113 @@
+"""The lead professional's work e-mail address: kept with the lead, where review reminders go, and never logged."""
+
+import json
+
+import httpx
+import pytest
+
+from tests.assessment.conftest import Organisation
+from tests.kit.conftest import eventually, published
+from tests.plan.conftest import PlanStack
+from tests.services.test_every_service import assert_problem
+
+ADDRESS = "sam.lead@council.example.gov.uk"
+NEW_ADDRESS = "robin.soft@health.example.nhs.uk"
+
+
+async def _stepped_down_plan(
+    stack: PlanStack, council: Organisation, family_id: str, lead: dict[str, str]
+) -> httpx.Response:
+    """A plan opened without an assessment, for a family social care hands over, with `lead` as its lead."""
+    body = {"family_id": family_id, "stepped_down_from_social_care": True, "lead_professional": lead}
+    return await stack.plans.post("/plans", json=body, headers=council.headers)
+
+
+def _validation_pointers(response: httpx.Response) -> list[str]:
+    body = assert_problem(response, 422, "validation-failed")
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    return [error["pointer"] for error in errors]
+
+
+async def test_the_leads_email_is_kept_through_create_change_and_read(
+    plan_stack: PlanStack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    council = plan_stack.organisation("org-council")
+    family_id = await plan_stack.family(council)
+    lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": ADDRESS}
+
+    created = await _stepped_down_plan(plan_stack, council, family_id, lead)
+
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert plan["lead_professional"] == lead
+    read = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=council.headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["lead_professional"] == lead
+    listed = await plan_stack.plans.get("/plans", params={"family_id": family_id}, headers=council.headers)
+    assert [summary["lead_professional"] for summary in listed.json()] == [lead]
+
+    new_lead = {"name": "Robin Soft", "organisation_id": "org-health", "email": NEW_ADDRESS}
+    changed = await plan_stack.change(council, plan, "", {"lead_professional": new_lead}, method="PATCH")
+    assert changed["lead_professional"] == new_lead
+    reread = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=council.headers)
+    assert reread.json()["lead_professional"] == new_lead
+
+    # The lead is replaced as a whole: a lead named without an address has none.
+    without = {"name": "Robin Soft", "organisation_id": "org-health"}
+    cleared = await plan_stack.change(council, changed, "", {"lead_professional": without}, method="PATCH")
+    assert cleared["lead_professional"] == {**without, "email": None}
+    reread = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=council.headers)
+    assert reread.json()["lead_professional"] == {**without, "email": None}
+
+    # A practitioner's address is theirs: in no event and in no log line.
+    events: list[dict[str, object]] = []
+
+    async def both_changes_announced() -> bool:
+        updated = [event for event in await published(plan_stack, "plan.updated") if event["plan_id"] == plan["id"]]
+        audited = [e for e in await published(plan_stack, "audit.recorded") if e["resource_id"] == plan["id"]]
+        events[:] = [*await published(plan_stack, "plan.created"), *updated, *audited]
+        return len(updated) == 2 and [e["action"] for e in audited].count("update") == 2
+
+    await eventually(both_changes_announced)
+    assert ADDRESS not in json.dumps(events) and NEW_ADDRESS not in json.dumps(events)
+    logged = capfd.readouterr().err
+    assert '"logger": "access"' in logged  # the services' log lines are here to look through
+    assert ADDRESS not in logged and NEW_ADDRESS not in logged
+
+
+async def test_an_address_that_is_not_one_is_refused_naming_the_field(plan_stack: PlanStack) -> None:
+    council = plan_stack.organisation("org-council")
+    family_id = await plan_stack.family(council)
+    not_addresses = [
+        "sam.lead",
+        "sam lead@council.example.gov.uk",
+        "sam@@council.example.gov.uk",
+        "sam@localhost",
+        "sam@council.",
+        "",
+        f"{'s' * 240}@council.example.gov.uk",  # longer than the 254 characters an address may have
+    ]
+    for address in not_addresses:
+        lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": address}
+        refused = await _stepped_down_plan(plan_stack, council, family_id, lead)
+        assert _validation_pointers(refused) == ["/lead_professional/email"], address
+        if address:
+            assert address not in refused.text  # the problem does not repeat the address back
+
+    created = await _stepped_down_plan(
+        plan_stack, council, family_id, {"name": "Sam Lead", "organisation_id": "org-council"}
+    )
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert plan["lead_professional"] == {"name": "Sam Lead", "organisation_id": "org-council", "email": None}
+    lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": "sam.lead@"}
+    refused = await plan_stack.plans.patch(
+        f"/plans/{plan['id']}",
+        json={"lead_professional": lead},
+        headers={**council.headers, "If-Match": f'"{plan["version"]}"'},
+    )
+    assert _validation_pointers(refused) == ["/lead_professional/email"]
+    unchanged = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=council.headers)
+    assert unchanged.json()["version"] == plan["version"]
+    assert unchanged.json()["lead_professional"]["email"] is None
