@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings
@@ -49,6 +50,8 @@ async def service(
         nats=NatsSettings(url=nats_server.url),
         http=HttpSettings(max_body_bytes=MAX_BODY),
     )
+    if isinstance(settings, NotificationsSettings):  # on PostgreSQL it keeps no key of its own
+        settings.secrets_key = Fernet.generate_key().decode()
     app = create_app(settings)
     async with serve(app) as client:
         token_mint.trust(app)

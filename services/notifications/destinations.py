@@ -1,0 +1,86 @@
+"""Where a webhook may be sent: public addresses, and the networks settings allow.
+
+A URL is checked when it is subscribed and again before every attempt, because
+what a name resolves to can change after it was accepted. Each address the name
+resolves to must pass: one private answer is enough to refuse it.
+"""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from services.kit.problems import ValidationFailed
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Cloud instance metadata services: the classic prize of a request forgery.
+METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("fd00:ec2::254"),
+        ipaddress.ip_address("100.100.100.200"),
+    }
+)
+
+
+class RefusedDestination(ValidationFailed):
+    slug, title = "destination-refused", "Webhooks cannot be sent to this address"
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail, rule=rule, errors=[{"pointer": "/url", "detail": detail}])
+
+
+def rule_broken_by(address: IpAddress) -> str | None:
+    """The rule an address breaks, or None for a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return "metadata"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private or address.is_reserved or address.is_multicast or address.is_unspecified:
+        return "private"
+    if not address.is_global:  # shared address space (100.64.0.0/10) and the like
+        return "private"
+    return None
+
+
+class Destinations:
+    def __init__(self, allowed_networks: Iterable[str]) -> None:
+        self.allowed: tuple[IpNetwork, ...] = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
+
+    async def check(self, url: str) -> None:
+        """Raise `RefusedDestination`, naming the rule, unless every address `url` resolves to may be called."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise RefusedDestination("scheme", "A webhook URL must use http or https.")
+        if parts.username is not None or parts.password is not None:
+            raise RefusedDestination("credentials", "A webhook URL must not carry a user name or password.")
+        host = parts.hostname
+        if not host:
+            raise RefusedDestination("host", "A webhook URL must name a host.")
+        for address in await self._resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
+            if any(address in network for network in self.allowed):
+                continue
+            if (rule := rule_broken_by(address)) is not None:
+                raise RefusedDestination(
+                    rule, f"The webhook host resolves to a {rule} address ({address}), which is not allowed."
+                )
+
+    @staticmethod
+    async def _resolve(host: str, port: int) -> list[IpAddress]:
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
+        try:
+            answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as error:
+            raise RefusedDestination("unresolvable", "The webhook host name does not resolve.") from error
+        # The zone of a scoped IPv6 address (fe80::1%eth0) is not part of the address.
+        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in answers]

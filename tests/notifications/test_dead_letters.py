@@ -1,0 +1,62 @@
+"""A delivery that keeps failing is given up after its time, and its subscription is marked failing."""
+
+from typing import Any
+
+import pytest
+
+from tests.kit.conftest import eventually, published
+from tests.notifications.conftest import NotificationsStack
+from tests.notifications.test_delivery import received
+
+
+@pytest.fixture
+def notifications_options() -> dict[str, Any]:
+    return {"give_up_after_seconds": 1.0, "retry_delays_seconds": [0.1]}
+
+
+async def test_a_delivery_failing_past_the_limit_is_dead_lettered_and_the_subscription_marked_failing(
+    notifications: NotificationsStack,
+) -> None:
+    council = notifications.organisation("org-council")
+    author = notifications.plans.organisation("org-council")
+    broken = await notifications.receiver(answer=503)
+    subscription = await notifications.subscribe(council, broken, ["plan.*"])
+    family_id = await notifications.plans.family(author)
+    await notifications.plans.submit(author, family_id)
+    await notifications.plans.opened_plan(author, family_id)
+
+    async def failing() -> bool:
+        response = await notifications.client.get(f"/subscriptions/{subscription['id']}", headers=council.headers)
+        return bool(response.json()["status"] == "failing")
+
+    await eventually(failing)
+    attempts = await notifications.deliveries(council, subscription["id"])
+    assert attempts[0]["outcome"] == "dead" and attempts[0]["status_code"] == 503
+    assert all(a["outcome"] == "failed" for a in attempts[1:]) and len(attempts) >= 3
+
+    announced = await _eventually_published(notifications, "notification.subscription_failing")
+    assert announced[0]["subscription_id"] == subscription["id"]
+    assert announced[0]["organisation_id"] == "org-council"
+    assert announced[0]["event_id"] == attempts[0]["webhook_id"]
+
+    # Nothing more is tried while failing; resuming sends what came since, and replay the dead one.
+    broken.answer = 204
+    resumed = await notifications.client.post(f"/subscriptions/{subscription['id']}/resume", headers=council.headers)
+    assert (resumed.json()["status"], resumed.json()["failing_since"]) == ("active", None)
+    replayed = await notifications.client.post(
+        f"/subscriptions/{subscription['id']}/replay", json={"since": "2020-01-01T00:00:00Z"}, headers=council.headers
+    )
+    assert replayed.status_code == 202 and replayed.json()["events"] == 1
+    await received(broken, 1)
+    assert broken.ids() == [attempts[0]["webhook_id"]]
+
+
+async def _eventually_published(stack: NotificationsStack, event_type: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    async def seen() -> bool:
+        found[:] = await published(stack.plans, event_type)
+        return bool(found)
+
+    await eventually(seen)
+    return found
