@@ -102,6 +102,10 @@ def plan_children(
         child.env["ACCESS_DECISIONS_URL"] = upstreams["UPSTREAM_CONSENT_URL"]
         # The plan service reads a submitted assessment's needs from the assessment service, as itself.
         child.env["PLAN_ASSESSMENT_URL"] = upstreams["UPSTREAM_ASSESSMENT_URL"]
+        # Notifications ask the plan service which organisations a plan names and who leads it,
+        # and link reminders to the plans as the front end serves them.
+        child.env["NOTIFICATIONS_PLAN_URL"] = upstreams["UPSTREAM_PLAN_URL"]
+        child.env["NOTIFICATIONS_FRONT_END_URL"] = gateway_url
     identity = {demo.SERVICE_CLIENT_ID_ENV: service_client[0], demo.SERVICE_CLIENT_SECRET_ENV: service_client[1]}
     if bootstrap:
         identity |= {demo.BOOTSTRAP_ID_ENV: bootstrap[0], demo.BOOTSTRAP_SECRET_ENV: bootstrap[1]}
