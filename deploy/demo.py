@@ -39,7 +39,8 @@ DEMO: list[dict[str, Any]] = [
     },
     {
         "organisation": {"name": "Northshire Health Visiting Team", "type": "health"},
-        "scopes": ["assessments:read", "assessments:write", "plans:read", "consent:read", "consent:write"],
+        "scopes": ["assessments:read", "assessments:write", "plans:read", "consent:read", "consent:write",
+                   "subscriptions:manage"],
         "user": {"email": "health.visitor@northshire-nhs.example", "name": "Demo Health Visitor",
                  "roles": ["practitioner"]},
     },

@@ -1,12 +1,17 @@
 """`make up` on a fresh copy of the repository runs the system, keeps its data, and stops cleanly."""
 
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from services.kit.natsserver import free_port
 from tests.e2e.conftest import REPOSITORY, MakeUp, bearer, fresh_copy, printed, processes_under
@@ -59,6 +64,42 @@ def share_with_schools_then_withdraw(
     withdrawn_at = time.monotonic()
     while httpx.get(path, headers=school).status_code != 403:
         assert time.monotonic() - withdrawn_at < 1.0, "the withdrawn grant still opened the assessment after a second"
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[tuple[bytes, dict[str, str]]]]]:
+    """An integrator's endpoint on loopback: its URL, and each body with its headers as it came."""
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, {name.lower(): value for name, value in self.headers.items()}))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
+def eventually_signed_plan_created(secret: str, received: list[tuple[bytes, dict[str, str]]]) -> dict[str, Any]:
+    """The `plan.created` webhook, once it has come, checked against the subscription's secret."""
+    deadline = time.monotonic() + 15
+    while True:
+        for body, headers in list(received):
+            event: dict[str, Any] = Webhook(secret).verify(body, headers)
+            if event["type"] == "plan.created":
+                assert headers["content-type"].startswith("application/cloudevents+json")
+                return event
+        assert time.monotonic() < deadline, f"no plan.created webhook among {len(received)} received"
+        time.sleep(0.2)
 
 
 def eventually_planned(url: str, author: dict[str, str], assessment: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +160,16 @@ def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_runni
         assert routed.status_code == 404 and routed.headers["content-type"] == "application/problem+json"
         assert routed.json()["instance"] == "/plans/unknown", "the plan service itself answered, through the gateway"
         health_visitor = bearer(first.url, demo[2])
-        assessment = post_assessment_through_the_gateway(first.url, health_visitor)
-        plan = eventually_planned(first.url, health_visitor, assessment)
+        with webhook_receiver() as (hook_url, received):
+            subscribed = httpx.post(
+                f"{first.url}/subscriptions", json={"url": hook_url, "event_types": ["plan.*"]}, headers=health_visitor
+            )
+            assert subscribed.status_code == 201, subscribed.text
+            assessment = post_assessment_through_the_gateway(first.url, health_visitor)
+            plan = eventually_planned(first.url, health_visitor, assessment)
+            webhook = eventually_signed_plan_created(subscribed.json()["secret"], received)
         assert plan["status"] == "draft" and plan["assessment_id"] == assessment["id"]
+        assert webhook["data"]["plan_id"] == plan["id"] and webhook["familyid"] == assessment["family_id"]
         assert [need["description"] for need in plan["needs"]] == [
             n["description"] for n in assessment["answers"]["needs"]
         ]
