@@ -46,17 +46,23 @@ def notifications_options() -> dict[str, Any]:
     return {"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT, "front_end_url": "https://pathway.example.gov.uk"}
 
 
+async def _a_review_falls_due(stack: NotificationsStack) -> tuple[str, dict[str, Any]]:
+    """An active plan whose lead has an e-mail address and whose review is overdue: the family's id and the plan."""
+    council = stack.plans.organisation("org-council")
+    family_id = await stack.plans.family(council)
+    await stack.plans.submit(council, family_id)
+    plan = await stack.plans.active_plan(council, family_id)
+    lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": "sam.lead@council.example.gov.uk"}
+    plan = await stack.plans.change(
+        council, plan, "", {"lead_professional": lead, "next_review_due": "2025-05-01"}, method="PATCH"
+    )
+    return family_id, plan
+
+
 async def test_the_lead_professional_is_reminded_by_email_when_a_review_falls_due(
     inbox: Inbox, notifications: NotificationsStack
 ) -> None:
-    council = notifications.plans.organisation("org-council")
-    family_id = await notifications.plans.family(council)
-    await notifications.plans.submit(council, family_id)
-    plan = await notifications.plans.active_plan(council, family_id)
-    lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": "sam.lead@council.example.gov.uk"}
-    await notifications.plans.change(
-        council, plan, "", {"lead_professional": lead, "next_review_due": "2025-05-01"}, method="PATCH"
-    )
+    family_id, plan = await _a_review_falls_due(notifications)
 
     async def mailed() -> bool:
         return len(inbox.messages) == 1
@@ -76,14 +82,7 @@ async def test_the_lead_professional_is_reminded_by_email_when_a_review_falls_du
 
 
 async def test_a_reminder_waits_for_a_mail_server_that_is_away(notifications: NotificationsStack) -> None:
-    council = notifications.plans.organisation("org-council")
-    family_id = await notifications.plans.family(council)
-    await notifications.plans.submit(council, family_id)
-    plan = await notifications.plans.active_plan(council, family_id)
-    lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": "sam.lead@council.example.gov.uk"}
-    await notifications.plans.change(
-        council, plan, "", {"lead_professional": lead, "next_review_due": "2025-05-01"}, method="PATCH"
-    )
+    await _a_review_falls_due(notifications)
     database = notifications.app.state.database
 
     async def tried() -> bool:
