@@ -38,13 +38,14 @@ class Visibility:
             organisation_id=subscription.organisation_id,
             organisation_type=subscription.organisation_type,
             scopes=frozenset(),
-            token=await self.token.bearer(),
+            # Without a client of its own the service asks no one: authorship alone decides.
+            token=await self.token.bearer() if self.token.settings.id else "",
         )
         authors = {event.organisation_id} if event.organisation_id else set()
         basis = await self.policy.basis_for(
             session, subscriber, family_id=event.family_id, category=category, purpose=PURPOSE, authors=authors
         )
-        if basis is None and category == "plan":
+        if basis is None and category == "plan" and self.token.settings.id:
             participants = await self.plans.participants(_plan_id(event))
             team = participants.organisations if participants else frozenset()
             if subscription.organisation_id in team:
