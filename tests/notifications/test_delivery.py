@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.kit.conftest import eventually
 from tests.notifications.conftest import NotificationsStack, Receiver, nhs_numbers
 
@@ -38,6 +40,11 @@ def _assert_each_family_in_order(receiver: Receiver) -> None:
         assert seen == sorted(seen), f"family {family} got its events out of order: {seen}"
 
 
+@pytest.fixture
+def notifications_options() -> dict[str, Any]:
+    return {"delivery_timeout_seconds": 5.0}
+
+
 async def test_a_failing_or_hanging_receiver_does_not_delay_a_healthy_one(notifications: NotificationsStack) -> None:
     council = notifications.organisation("org-council")
     healthy = await notifications.receiver()
@@ -49,9 +56,9 @@ async def test_a_failing_or_hanging_receiver_does_not_delay_a_healthy_one(notifi
     started = datetime.now(UTC)
     await _plans_with_changes(notifications, families=3, changes=4)
     changed = datetime.now(UTC)
-    await received(healthy, 12, within=5.0)
-    # The healthy receiver heard of the last change well within the 2 s that hanging deliveries take to time out.
-    assert (datetime.now(UTC) - changed).total_seconds() < 2.0, (started, changed)
+    await received(healthy, 12, within=8.0)
+    # The healthy receiver heard of the last change well within the 5 s that hanging deliveries take to time out.
+    assert (datetime.now(UTC) - changed).total_seconds() < 4.0, (started, changed)
     _assert_each_family_in_order(healthy)
     assert failing.received == [] and failing.hits >= 3  # tried, and tried again
 
