@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
@@ -59,6 +60,18 @@ class Sending:
     secrets: list[str]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt, waiting to be written with the others that ended about the same time."""
+
+    sending: Sending
+    at: datetime
+    outcome: str  # delivered, failed, withheld
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
 def webhook_client(settings: NotificationsSettings) -> httpx.AsyncClient:
     # Its own client: no redirects followed, no proxies from the environment, and none of the
     # request-id hooks the services' shared client carries into calls between services.
@@ -72,6 +85,14 @@ def webhook_client(settings: NotificationsSettings) -> httpx.AsyncClient:
 
 
 class Dispatcher:
+    """Leases due deliveries in batches, sends each in its own task, and writes outcomes in batches.
+
+    On SQLite every transaction waits its turn for the one connection, so a
+    delivery costs three transactions shared with all that are due at the same
+    moment (the lease, the decision on who may see it, the outcome) rather than
+    three of its own.
+    """
+
     def __init__(
         self,
         database: Database,
@@ -90,31 +111,34 @@ class Dispatcher:
         self.http = http
         self.lease = timedelta(seconds=settings.delivery_timeout_seconds + LEASE_MARGIN_SECONDS)
         self._wake = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._outcomes: list[Outcome] = []
         self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self._random = random.Random()
         database.wake_on_commit(DELIVERIES_PENDING, self._wake)
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self.run(), name="webhook-dispatcher")
+        self._loops = [
+            asyncio.create_task(self._dispatch(), name="webhook-dispatcher"),
+            asyncio.create_task(self._record_outcomes(), name="webhook-outcomes"),
+        ]
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            await stop_task(self._loop)
-        for task in list(self._tasks):
+        for task in [*self._loops, *self._tasks]:
             await stop_task(task)
 
-    async def run(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
             self._wake.clear()
             try:
                 taken = await self._take_due()
+                sendable = await self._decide(taken)
             except Exception as error:  # noqa: BLE001 (the database away: try again shortly)
                 logger.warning("dispatcher could not read deliveries", extra={"error": type(error).__name__})
-                taken = []
-            for sending in taken:
-                self._in_flight[sending.subscription_id] += 1
+                taken, sendable = [], []
+            for sending in sendable:
                 task = asyncio.create_task(self._send(sending), name=f"webhook-{sending.delivery_id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -129,33 +153,36 @@ class Dispatcher:
             return []
         at = now()
         async with self.database.sessionmaker() as session, session.begin():
-            heads = await self._due_heads(session, at, limit=free * 4)
-            chosen: list[Delivery] = []
+            chosen: list[tuple[int, str]] = []
             taking: Counter[str] = Counter()
-            for delivery in heads:
-                room = self.settings.in_flight_per_subscription - self._in_flight[delivery.subscription_id]
-                if taking[delivery.subscription_id] < room and len(chosen) < free:
-                    chosen.append(delivery)
-                    taking[delivery.subscription_id] += 1
+            for delivery_id, subscription_id in await self._due_heads(session, at, limit=free):
+                room = self.settings.in_flight_per_subscription - self._in_flight[subscription_id]
+                if taking[subscription_id] < room:
+                    chosen.append((delivery_id, subscription_id))
+                    taking[subscription_id] += 1
             if not chosen:
                 return []
             leased = set(
                 (
                     await session.execute(
                         update(Delivery)
-                        .where(col(Delivery.id).in_([d.id for d in chosen]), _lease_free(at))
+                        .where(col(Delivery.id).in_([delivery_id for delivery_id, _ in chosen]), _lease_free(at))
                         .values(leased_until=at + self.lease)
                         .returning(col(Delivery.id))
                     )
                 ).scalars()
             )
-            return [await self._prepare(session, d) for d in chosen if d.id in leased]
+            taken = await self._prepare(session, [delivery_id for delivery_id, _ in chosen if delivery_id in leased])
+        for sending in taken:
+            self._in_flight[sending.subscription_id] += 1
+        return taken
 
     @staticmethod
-    async def _due_heads(session: AsyncSession, at: datetime, limit: int) -> list[Delivery]:
+    async def _due_heads(session: AsyncSession, at: datetime, limit: int) -> list[tuple[int, str]]:
+        """The oldest pending delivery of each lane that is due and free, oldest first."""
         earlier = aliased(Delivery)
         statement = (
-            select(Delivery)
+            select(col(Delivery.id), col(Delivery.subscription_id))
             .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
             .where(
                 col(Delivery.status) == "pending",
@@ -174,52 +201,66 @@ class Dispatcher:
             .order_by(col(Delivery.id))
             .limit(limit)
         )
-        return list((await session.execute(statement)).scalars())
+        return [
+            (int(delivery_id or 0), subscription_id)
+            for delivery_id, subscription_id in await session.execute(statement)
+        ]
 
-    async def _prepare(self, session: AsyncSession, delivery: Delivery) -> Sending:
-        subscription = await session.get(Subscription, delivery.subscription_id)
-        event = await session.get(ForwardedEvent, delivery.event_id)
-        assert subscription is not None and event is not None and delivery.id is not None
-        return Sending(
-            delivery_id=delivery.id,
-            subscription_id=subscription.id,
-            url=subscription.url,
-            webhook_id=event.id,
-            body=event.body.decode(),
-            secrets=signing_secrets(subscription, self.box, now()),
+    async def _prepare(self, session: AsyncSession, delivery_ids: list[int]) -> list[Sending]:
+        rows = await session.execute(
+            select(col(Delivery.id), Subscription, ForwardedEvent)
+            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
+            .join(ForwardedEvent, col(ForwardedEvent.id) == col(Delivery.event_id))
+            .where(col(Delivery.id).in_(delivery_ids))
+            .order_by(col(Delivery.id))
         )
+        at = now()
+        return [
+            Sending(
+                delivery_id=delivery_id,
+                subscription_id=subscription.id,
+                url=subscription.url,
+                webhook_id=event.id,
+                body=event.body.decode(),
+                secrets=signing_secrets(subscription, self.box, at),
+            )
+            for delivery_id, subscription, event in rows
+            if delivery_id is not None
+        ]
+
+    async def _decide(self, taken: list[Sending]) -> list[Sending]:
+        """Those the subscriber may see now; the others are recorded as withheld."""
+        if not taken:
+            return []
+        sendable: list[Sending] = []
+        async with self.database.sessionmaker() as session, session.begin():
+            for sending in taken:
+                try:
+                    subscription = await session.get(Subscription, sending.subscription_id)
+                    event = await session.get(ForwardedEvent, sending.webhook_id)
+                    assert subscription is not None and event is not None
+                    if await self.visibility.may_see(session, subscription, event):
+                        sendable.append(sending)
+                    else:
+                        self._ended_with(sending, "withheld", error="the subscriber may not see this family's data now")
+                except ServiceError as unavailable:  # consent or plan service away: retried like any failure
+                    error = f"could not decide who may see it ({unavailable.status})"
+                    self._ended_with(sending, "failed", error=error)
+        return sendable
 
     async def _send(self, sending: Sending) -> None:
         try:
-            if not await self._visible(sending):
-                await self._finish(sending, "withheld", error="the subscriber may not see this family's data now")
-                return
             await self.destinations.check(sending.url)
             status, latency, error = await self._post(sending)
-            if status is not None and 200 <= status < 300:
-                await self._finish(sending, "delivered", status_code=status, latency_ms=latency)
-            else:
-                await self._failed(sending, status, latency, error)
         except RefusedDestination as refused:
-            await self._failed(sending, None, None, f"destination refused ({refused.extensions['rule']})")
-        except ServiceError as unavailable:  # consent or plan service away: a failure, retried like any other
-            await self._failed(sending, None, None, f"could not decide who may see it ({unavailable.status})")
-        except Exception as error:  # noqa: BLE001 (record it; the lease brings the delivery back if even that fails)
-            logger.warning("delivery failed", extra={"delivery": sending.delivery_id, "error": type(error).__name__})
-            with contextlib.suppress(Exception):
-                await self._failed(sending, None, None, f"internal error ({type(error).__name__})")
-        finally:
-            self._in_flight[sending.subscription_id] -= 1
-            if self._in_flight[sending.subscription_id] <= 0:
-                del self._in_flight[sending.subscription_id]
-            self._wake.set()  # the lane's next event may go now
-
-    async def _visible(self, sending: Sending) -> bool:
-        async with self.database.sessionmaker() as session, session.begin():
-            subscription = await session.get(Subscription, sending.subscription_id)
-            event = await session.get(ForwardedEvent, sending.webhook_id)
-            assert subscription is not None and event is not None
-            return await self.visibility.may_see(session, subscription, event)
+            status, latency, error = None, None, f"destination refused ({refused.extensions['rule']})"
+        except Exception as failure:  # noqa: BLE001 (recorded; the lease brings the delivery back if even that fails)
+            logger.warning("delivery failed", extra={"delivery": sending.delivery_id, "error": type(failure).__name__})
+            status, latency, error = None, None, f"internal error ({type(failure).__name__})"
+        delivered = status is not None and 200 <= status < 300
+        self._ended_with(
+            sending, "delivered" if delivered else "failed", status_code=status, latency_ms=latency, error=error
+        )
 
     async def _post(self, sending: Sending) -> tuple[int | None, float, str | None]:
         headers = {
@@ -240,44 +281,48 @@ class Dispatcher:
             return status, latency, "redirects are not followed"
         return status, latency, None if 200 <= status < 300 else f"answered {status}"
 
-    async def _finish(
-        self,
-        sending: Sending,
-        outcome: str,
-        *,
-        status_code: int | None = None,
-        latency_ms: float | None = None,
-        error: str | None = None,
-    ) -> None:
-        at = now()
-        async with self.database.sessionmaker() as session, session.begin():
-            delivery = await session.get(Delivery, sending.delivery_id, with_for_update=True)
-            if delivery is None:  # the subscription was deleted meanwhile
-                return
-            delivery.status, delivery.finished_at, delivery.leased_until = outcome, at, None
-            delivery.attempts += 1
-            session.add(_attempt(delivery, at, outcome, status_code, latency_ms, error))
+    def _ended_with(self, sending: Sending, outcome: str, **details: Any) -> None:
+        self._outcomes.append(Outcome(sending, now(), outcome, **details))
+        self._ended.set()
 
-    async def _failed(
-        self, sending: Sending, status_code: int | None, latency_ms: float | None, error: str | None
-    ) -> None:
-        at = now()
-        async with self.database.sessionmaker() as session, session.begin():
-            delivery = await session.get(Delivery, sending.delivery_id, with_for_update=True)
-            if delivery is None:
-                return
-            delivery.attempts += 1
-            delivery.first_failed_at = delivery.first_failed_at or at
-            delivery.leased_until = None
-            if at - delivery.first_failed_at >= timedelta(seconds=self.settings.give_up_after_seconds):
-                delivery.status, delivery.finished_at = "dead", at
-                session.add(_attempt(delivery, at, "dead", status_code, latency_ms, error))
-                await self._mark_failing(session, delivery, at)
-                return
-            delays = self.settings.retry_delays_seconds
-            wait = delays[min(delivery.attempts, len(delays)) - 1] * self._random.uniform(0.8, 1.2)
-            delivery.next_attempt_at = at + timedelta(seconds=wait)
-            session.add(_attempt(delivery, at, "failed", status_code, latency_ms, error))
+    async def _record_outcomes(self) -> None:
+        """Write what ended, all in one transaction, then free the lanes for their next events."""
+        while True:
+            await self._ended.wait()
+            self._ended.clear()
+            ended, self._outcomes = self._outcomes, []
+            try:
+                async with self.database.sessionmaker() as session, session.begin():
+                    for outcome in ended:
+                        await self._record(session, outcome)
+            except Exception as error:  # noqa: BLE001 (not written: the leases lapse and the deliveries come back)
+                logger.warning("delivery outcomes not recorded", extra={"error": type(error).__name__})
+            for outcome in ended:
+                subscription_id = outcome.sending.subscription_id
+                self._in_flight[subscription_id] -= 1
+                if self._in_flight[subscription_id] <= 0:
+                    del self._in_flight[subscription_id]
+            self._wake.set()
+
+    async def _record(self, session: AsyncSession, ended: Outcome) -> None:
+        delivery = await session.get(Delivery, ended.sending.delivery_id, with_for_update=True)
+        if delivery is None:  # the subscription was deleted meanwhile
+            return
+        delivery.attempts += 1
+        delivery.leased_until = None
+        outcome = ended.outcome
+        if outcome == "failed":
+            delivery.first_failed_at = delivery.first_failed_at or ended.at
+            if ended.at - delivery.first_failed_at >= timedelta(seconds=self.settings.give_up_after_seconds):
+                outcome = "dead"
+                await self._mark_failing(session, delivery, ended.at)
+            else:
+                delays = self.settings.retry_delays_seconds
+                wait = delays[min(delivery.attempts, len(delays)) - 1] * self._random.uniform(0.8, 1.2)
+                delivery.next_attempt_at = ended.at + timedelta(seconds=wait)
+        if outcome != "failed":
+            delivery.status, delivery.finished_at = outcome, ended.at
+        session.add(_attempt(delivery, ended.at, outcome, ended.status_code, ended.latency_ms, ended.error))
 
     @staticmethod
     async def _mark_failing(session: AsyncSession, delivery: Delivery, at: datetime) -> None:
