@@ -15,6 +15,7 @@ BENCHMARKS = (
     "bench.access_decisions",
     "bench.plan_reports",
     "bench.plan_from_assessment",
+    "bench.webhook_delivery",
 )
 
 

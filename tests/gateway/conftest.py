@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
@@ -127,6 +128,8 @@ async def stack(nats_server: NatsServer, database_factory: DatabaseFactory, tmp_
             )
             if isinstance(service_settings, PlanSettings):
                 service_settings.assessment_url = urls["assessment"]
+            if isinstance(service_settings, NotificationsSettings):  # on PostgreSQL it keeps no key of its own
+                service_settings.secrets_key = Fernet.generate_key().decode()
             services[name] = create(service_settings)
             urls[name] = await running_services.enter_async_context(running(services[name]))
         settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, "", gateway_port)
