@@ -157,6 +157,17 @@ class NotificationsStack:
         items: list[dict[str, Any]] = response.json()["items"]
         return items
 
+    async def attempts(self, owner: Organisation, subscription_id: str, count: int) -> list[dict[str, Any]]:
+        """The delivery log once it holds `count` attempts: an outcome is written just after the receiver answers."""
+        found: list[dict[str, Any]] = []
+
+        async def written() -> bool:
+            found[:] = await self.deliveries(owner, subscription_id)
+            return len(found) >= count
+
+        await eventually(written)
+        return found
+
 
 def nhs_numbers(count: int, start: int = 943476000) -> list[str]:
     """`count` valid NHS numbers, one per family."""

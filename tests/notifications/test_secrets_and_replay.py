@@ -65,7 +65,7 @@ async def test_replay_sends_again_what_happened_since_a_moment_with_the_same_web
 
     await eventually(twice)
     assert receiver.ids() == [first, second, second]
-    attempts = await notifications.deliveries(council, subscription["id"])
+    attempts = await notifications.attempts(council, subscription["id"], 3)
     assert [(a["webhook_id"], a["replay"]) for a in attempts] == [(second, True), (second, False), (first, False)]
 
 
