@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 USER_AGENT = "GraduatedPathway-Webhooks/1"
 LEASE_MARGIN_SECONDS = 5.0
+# How long a round waits for more work to join it: fewer transactions, each for more deliveries.
+GATHER_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,22 @@ class Sending:
     """One delivery, ready to go: everything read, nothing held while the receiver answers."""
 
     delivery_id: int
-    subscription_id: str
-    url: str
-    webhook_id: str
+    subscription: Subscription
+    event: ForwardedEvent
     body: str
     secrets: list[str]
+
+    @property
+    def subscription_id(self) -> str:
+        return self.subscription.id
+
+    @property
+    def url(self) -> str:
+        return self.subscription.url
+
+    @property
+    def webhook_id(self) -> str:
+        return self.event.id
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,8 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_seconds):
                     await self._wake.wait()
+                    # Let what else is about to commit or finish join this round rather than start its own.
+                    await asyncio.sleep(GATHER_SECONDS)
 
     async def _take_due(self) -> list[Sending]:
         free = self.settings.in_flight_total - sum(self._in_flight.values())
@@ -180,7 +195,7 @@ class Dispatcher:
     @staticmethod
     async def _due_heads(session: AsyncSession, at: datetime, limit: int) -> list[tuple[int, str]]:
         """The oldest pending delivery of each lane that is due and free, oldest first."""
-        earlier = aliased(Delivery)
+        earlier = _EARLIER
         statement = (
             select(col(Delivery.id), col(Delivery.subscription_id))
             .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
@@ -218,9 +233,8 @@ class Dispatcher:
         return [
             Sending(
                 delivery_id=delivery_id,
-                subscription_id=subscription.id,
-                url=subscription.url,
-                webhook_id=event.id,
+                subscription=subscription,
+                event=event,
                 body=event.body.decode(),
                 secrets=signing_secrets(subscription, self.box, at),
             )
@@ -236,10 +250,7 @@ class Dispatcher:
         async with self.database.sessionmaker() as session, session.begin():
             for sending in taken:
                 try:
-                    subscription = await session.get(Subscription, sending.subscription_id)
-                    event = await session.get(ForwardedEvent, sending.webhook_id)
-                    assert subscription is not None and event is not None
-                    if await self.visibility.may_see(session, subscription, event):
+                    if await self.visibility.may_see(session, sending.subscription, sending.event):
                         sendable.append(sending)
                     else:
                         self._ended_with(sending, "withheld", error="the subscriber may not see this family's data now")
@@ -289,12 +300,15 @@ class Dispatcher:
         """Write what ended, all in one transaction, then free the lanes for their next events."""
         while True:
             await self._ended.wait()
+            await asyncio.sleep(GATHER_SECONDS)  # outcomes that end about now share the transaction
             self._ended.clear()
             ended, self._outcomes = self._outcomes, []
             try:
                 async with self.database.sessionmaker() as session, session.begin():
+                    await self._record_finished(session, [o for o in ended if o.outcome != "failed"])
                     for outcome in ended:
-                        await self._record(session, outcome)
+                        if outcome.outcome == "failed":
+                            await self._record(session, outcome)
             except Exception as error:  # noqa: BLE001 (not written: the leases lapse and the deliveries come back)
                 logger.warning("delivery outcomes not recorded", extra={"error": type(error).__name__})
             for outcome in ended:
@@ -303,6 +317,28 @@ class Dispatcher:
                 if self._in_flight[subscription_id] <= 0:
                     del self._in_flight[subscription_id]
             self._wake.set()
+
+    @staticmethod
+    async def _record_finished(session: AsyncSession, finished: list[Outcome]) -> None:
+        """Delivered and withheld deliveries, a statement for each kind rather than a round of them each."""
+        for kind in ("delivered", "withheld"):
+            of_kind = {o.sending.delivery_id: o for o in finished if o.outcome == kind}
+            if not of_kind:
+                continue
+            at = max(o.at for o in of_kind.values())
+            still_there = (
+                await session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id).in_(list(of_kind)))
+                    .values(status=kind, finished_at=at, leased_until=None, attempts=col(Delivery.attempts) + 1)
+                    .returning(col(Delivery.id))
+                )
+            ).scalars()
+            attempts = [  # a deleted subscription's deliveries are gone, and get no attempt
+                _attempt_row(of_kind[delivery_id]) for delivery_id in still_there if delivery_id is not None
+            ]
+            if attempts:
+                await session.execute(insert(DeliveryAttempt), attempts)
 
     async def _record(self, session: AsyncSession, ended: Outcome) -> None:
         delivery = await session.get(Delivery, ended.sending.delivery_id, with_for_update=True)
@@ -344,6 +380,10 @@ class Dispatcher:
         )
 
 
+# One alias for every query, so that SQLAlchemy compiles the statement once and reuses it.
+_EARLIER = aliased(Delivery)
+
+
 def _lease_free(at: datetime) -> ColumnElement[bool]:
     return or_(col(Delivery.leased_until).is_(None), col(Delivery.leased_until) < at)
 
@@ -361,6 +401,18 @@ def _attempt(
         error=error,
         outcome=outcome,
     )
+
+
+def _attempt_row(ended: Outcome) -> dict[str, Any]:
+    return {
+        "delivery_id": ended.sending.delivery_id,
+        "subscription_id": ended.sending.subscription_id,
+        "attempted_at": ended.at,
+        "status_code": ended.status_code,
+        "latency_ms": ended.latency_ms,
+        "error": ended.error,
+        "outcome": ended.outcome,
+    }
 
 
 def _ms(started: float) -> float:
