@@ -63,6 +63,14 @@ class Receiver:
     def ids(self) -> list[str]:
         return [d.webhook_id for d in self.received]
 
+    async def arrived(self, count: int, within: float = 15.0) -> None:
+        """Wait until `count` different webhooks have been verified."""
+
+        async def enough() -> bool:
+            return len(set(self.ids())) >= count
+
+        await eventually(enough, within)
+
     def of_type(self, event_type: str) -> list[Delivered]:
         return [d for d in self.received if d.event["type"] == event_type]
 

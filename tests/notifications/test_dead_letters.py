@@ -7,7 +7,6 @@ import pytest
 
 from tests.kit.conftest import eventually, published
 from tests.notifications.conftest import NotificationsStack
-from tests.notifications.test_delivery import received
 
 
 @pytest.fixture
@@ -52,7 +51,7 @@ async def test_a_delivery_failing_past_the_limit_is_dead_lettered_and_the_subscr
         f"/subscriptions/{subscription['id']}/replay", json={"since": "2020-01-01T00:00:00Z"}, headers=council.headers
     )
     assert replayed.status_code == 202 and replayed.json()["events"] == 1
-    await received(broken, 1)
+    await broken.arrived(1)
     assert broken.ids() == [attempts[0]["webhook_id"]]
 
 

@@ -25,13 +25,6 @@ async def _plans_with_changes(stack: NotificationsStack, families: int, changes:
     return plans
 
 
-async def received(receiver: Receiver, count: int, within: float = 15.0) -> None:
-    async def enough() -> bool:
-        return len(set(receiver.ids())) >= count
-
-    await eventually(enough, within)
-
-
 def _assert_each_family_in_order(receiver: Receiver) -> None:
     versions: dict[str, list[int]] = {}
     for delivered in receiver.received:
@@ -56,7 +49,7 @@ async def test_a_failing_or_hanging_receiver_does_not_delay_a_healthy_one(notifi
     started = datetime.now(UTC)
     await _plans_with_changes(notifications, families=3, changes=4)
     changed = datetime.now(UTC)
-    await received(healthy, 12, within=8.0)
+    await healthy.arrived(12, within=8.0)
     # The healthy receiver heard of the last change well within the 5 s that hanging deliveries take to time out.
     assert (datetime.now(UTC) - changed).total_seconds() < 4.0, (started, changed)
     _assert_each_family_in_order(healthy)
@@ -80,7 +73,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_once_and_in_order(
     await eventually(retried)
     await receiver.start()
     expected = 2 * (1 + 3)  # plan.created and three plan.updated for each family
-    await received(receiver, expected)
+    await receiver.arrived(expected)
     assert len(receiver.ids()) == len(set(receiver.ids())) == expected
     assert {d.event["data"]["plan_id"] for d in receiver.received} == {plan["id"] for plan in plans}
     _assert_each_family_in_order(receiver)

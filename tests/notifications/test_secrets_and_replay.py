@@ -7,7 +7,6 @@ from standardwebhooks import Webhook
 
 from tests.kit.conftest import eventually
 from tests.notifications.conftest import NotificationsStack
-from tests.notifications.test_delivery import received
 
 
 async def _one_plan(stack: NotificationsStack, nhs: str = "9434765919") -> dict[str, Any]:
@@ -32,7 +31,7 @@ async def test_after_a_rotation_both_secrets_sign_until_the_old_one_lapses(notif
     assert shown["previous_secret_valid_until"] == rotated.json()["previous_secret_valid_until"]
 
     await _one_plan(notifications)
-    await received(receiver, 1)
+    await receiver.arrived(1)
     delivered = receiver.received[0]
     assert len(delivered.headers["webhook-signature"].split(" ")) == 2
     body = delivered.headers  # the receiver checked the body; here each secret on its own verifies it
@@ -48,10 +47,10 @@ async def test_replay_sends_again_what_happened_since_a_moment_with_the_same_web
     receiver = await notifications.receiver()
     subscription = await notifications.subscribe(council, receiver, ["plan.*"])
     await _one_plan(notifications)
-    await received(receiver, 1)
+    await receiver.arrived(1)
     since = datetime.now(UTC)
     await _one_plan(notifications, "9999999468")
-    await received(receiver, 2)
+    await receiver.arrived(2)
     first, second = receiver.ids()
 
     replayed = await notifications.client.post(
@@ -84,5 +83,5 @@ async def test_a_paused_subscription_keeps_its_events_and_sends_them_in_order_on
     assert receiver.hits == 0
 
     assert (await notifications.client.post(f"{path}/resume", headers=council.headers)).json()["status"] == "active"
-    await received(receiver, 2)
+    await receiver.arrived(2)
     assert [d.event["type"] for d in receiver.received] == ["plan.created", "plan.updated"]

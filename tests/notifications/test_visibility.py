@@ -4,7 +4,6 @@ from typing import Any
 
 from tests.kit.conftest import eventually
 from tests.notifications.conftest import NotificationsStack
-from tests.notifications.test_delivery import received
 from tests.plan.test_plan_access import _grant as grant
 
 
@@ -38,15 +37,15 @@ async def test_a_subscriber_that_loses_its_grant_stops_hearing_of_the_family_at_
         notifications.plans, council, family_id, categories=["plan"], recipient_organisations=["org-health"]
     )
     plan = await _patch(notifications, plan, 2)  # under the grant
-    await received(health_receiver, 1)
-    await received(council_receiver, 2)
+    await health_receiver.arrived(1)
+    await council_receiver.arrived(2)
 
     withdrawn = await notifications.plans.consent.post(
         f"/consents/{given['id']}/withdraw", json={}, headers=council.headers
     )
     assert withdrawn.status_code == 200, withdrawn.text
     plan = await _patch(notifications, plan, 3)  # the very next change, straight after the withdrawal
-    await received(council_receiver, 3)
+    await council_receiver.arrived(3)
 
     # Health's delivery of the last change is decided on its own.
     attempts = await notifications.attempts(health, health_subscription["id"], 3)
@@ -68,7 +67,7 @@ async def test_a_team_member_hears_of_the_plan_without_a_grant(notifications: No
     council = notifications.plans.organisation("org-council")
     team = {"team": [{"organisation_id": "org-school", "role": "attendance"}]}
     plan = await notifications.plans.change(council, plan, "", team, method="PATCH")
-    await received(receiver, 1)
+    await receiver.arrived(1)
     assert receiver.received[0].event["data"]["changed"] == ["team"]
 
 
@@ -84,7 +83,7 @@ async def test_grants_and_overrides_are_told_only_to_an_organisation_that_may_re
 
     family_id = await notifications.plans.family(council)
     await grant(notifications.plans, council, family_id, categories=["plan"], recipient_types=["school"])
-    await received(officer_receiver, 1)
+    await officer_receiver.arrived(1)
 
     async def nothing_for_the_school() -> bool:
         return school_receiver.hits == 0

@@ -4,16 +4,8 @@ import re
 from typing import Any
 
 from services.notifications.destinations import Destinations
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import NotificationsStack, Receiver
+from tests.notifications.conftest import NotificationsStack
 from tests.services.test_every_service import assert_problem
-
-
-async def _received(receiver: Receiver, count: int, within: float = 10.0) -> None:
-    async def enough() -> bool:
-        return len(receiver.received) >= count
-
-    await eventually(enough, within)
 
 
 async def test_a_subscriber_gets_each_matching_event_as_a_signed_cloudevent(notifications: NotificationsStack) -> None:
@@ -31,7 +23,7 @@ async def test_a_subscriber_gets_each_matching_event_as_a_signed_cloudevent(noti
     family_id = await notifications.plans.family(author)
     await notifications.plans.submit(author, family_id)
     plan = await notifications.plans.opened_plan(author, family_id)
-    await _received(receiver, 1)
+    await receiver.arrived(1)
 
     (delivered,) = receiver.received
     assert delivered.event["type"] == "plan.created"
