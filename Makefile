@@ -10,6 +10,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
+NPM ?= npm
+CHROMIUM := /usr/bin/chromium
+FRONT_END := node_modules/.installed
+
 .PHONY: up demo-data test lint typecheck contracts compose-check pytest bench clean
 
 $(UV):
@@ -20,8 +24,19 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked
 	@touch $@
 
+# GOV.UK Frontend (served by the gateway) and axe-core (for the accessibility tests), from npm, as locked.
+$(FRONT_END): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# The front end's tests drive Debian's Chromium; installed from Debian's packages when missing.
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium || \
+	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 ## Run the whole system on the embedded default (nats-server, SQLite), gateway on :8000.
-up: $(VENV)/.synced
+up: $(VENV)/.synced $(FRONT_END)
 	$(BIN)/python -m deploy.local
 
 ## Fill the running stack with 18 months of demo families through the gateway; options in ARGS="--families 500".
@@ -44,7 +59,7 @@ contracts: $(VENV)/.synced
 compose-check: $(VENV)/.synced
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
-pytest: $(VENV)/.synced
+pytest: $(VENV)/.synced $(FRONT_END) $(CHROMIUM)
 	$(BIN)/pytest
 
 ## Print the performance figures (not a test).
@@ -52,4 +67,4 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .mypy_cache .ruff_cache .pytest_cache
