@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -52,9 +54,26 @@ class CorsSettings(BaseSettings):
     allow_origins: list[str] = Field(default_factory=list)
 
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+class FrontEndSettings(BaseSettings):
+    """The staff front end: where GOV.UK Frontend's files are, and how long a signed-in session lasts."""
+
+    model_config = SettingsConfigDict(env_prefix="FRONT_END_", extra="ignore")
+
+    # Installed from npm by the project's set-up (`package.json`), served from here, never from a CDN.
+    govuk_frontend_dir: Path = REPOSITORY / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+    idle_minutes: float = 20.0  # signed out after this long without a request
+    session_hours: float = 8.0  # and after this long in all, a working day
+    # Off only where the gateway is reached over plain HTTP on loopback, as `make up` does.
+    secure_cookies: bool = True
+
+
 class GatewaySettings(ServiceSettings):
     name: str = "gateway"
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    front_end: FrontEndSettings = Field(default_factory=FrontEndSettings)

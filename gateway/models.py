@@ -63,3 +63,16 @@ class SigningKey(SQLModel, table=True):
     private_pem: str
     created_at: datetime = Field(sa_type=UtcDateTime)
     retire_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in staff member's session. The cookie holds a random token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "staff_session"
+
+    token_digest: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="staff_user.id", index=True, max_length=36)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)

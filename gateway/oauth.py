@@ -120,21 +120,36 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
     def _generate(self, *, client: TokenClient, scope: str | None, **_: Any) -> dict[str, Any]:
         # authlib passes the scope as asked for (None when not asked): narrow it to what the client holds.
         scope = client.get_allowed_scope(scope)
-        now = int(time.time())
         ttl = self._settings.identity.token_ttl_seconds
-        claims = {
-            "iss": self._settings.auth.issuer,
-            "aud": self._settings.auth.audience,
-            "sub": client.client.id,
-            "org": client.organisation.id,
-            "org_type": str(client.organisation.type),
-            "scope": scope,
-            "iat": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
-        }
-        token = jwt.encode({"alg": ALGORITHM, "kid": self._key.kid, "typ": "JWT"}, claims, self._key)
+        organisation = client.organisation
+        token = access_token(
+            self._key,
+            self._settings,
+            subject=client.client.id,
+            organisation=(organisation.id, str(organisation.type)),
+            scope=scope,
+            ttl=ttl,
+        )
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+
+
+def access_token(
+    key: ECKey, settings: GatewaySettings, *, subject: str, organisation: tuple[str, str], scope: str, ttl: int
+) -> str:
+    """A signed access token: the same claims for a partner system's client and for a signed-in staff member."""
+    now = int(time.time())
+    claims = {
+        "iss": settings.auth.issuer,
+        "aud": settings.auth.audience,
+        "sub": subject,
+        "org": organisation[0],
+        "org_type": organisation[1],
+        "scope": scope,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}, claims, key)
 
 
 def client_id_of(request: Request, form: dict[str, str]) -> str | None:

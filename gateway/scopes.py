@@ -28,3 +28,29 @@ class StaffRole(StrEnum):
     MANAGER = "manager"
     DATA_PROTECTION_OFFICER = "data_protection_officer"
     ADMIN = "admin"
+
+
+# What a signed-in staff member may do, by role; a member holding several roles holds every scope of each.
+ROLE_SCOPES: dict[StaffRole, frozenset[Scope]] = {
+    StaffRole.PRACTITIONER: frozenset(
+        {
+            Scope.ASSESSMENTS_READ,
+            Scope.ASSESSMENTS_WRITE,
+            Scope.PLANS_READ,
+            Scope.PLANS_WRITE,
+            Scope.CONSENT_READ,
+            Scope.CONSENT_WRITE,
+        }
+    ),
+    StaffRole.MANAGER: frozenset({Scope.ASSESSMENTS_READ, Scope.PLANS_READ, Scope.REPORTS_READ}),
+    StaffRole.DATA_PROTECTION_OFFICER: frozenset({Scope.CONSENT_READ, Scope.CONSENT_WRITE}),
+    StaffRole.ADMIN: frozenset({Scope.ADMIN, Scope.FORMS_ADMIN}),
+}
+
+
+def staff_scope(roles: str) -> str:
+    """The token scope of a staff member's space-separated roles; unknown roles give nothing."""
+    known = {role.value: role for role in StaffRole}
+    return " ".join(
+        sorted({scope.value for name in roles.split() if name in known for scope in ROLE_SCOPES[known[name]]})
+    )
