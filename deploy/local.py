@@ -105,7 +105,7 @@ def plan_children(
         # Notifications ask the plan service which organisations a plan names and who leads it,
         # and link reminders to the plans as the front end serves them.
         child.env["NOTIFICATIONS_PLAN_URL"] = upstreams["UPSTREAM_PLAN_URL"]
-        child.env["NOTIFICATIONS_FRONT_END_URL"] = gateway_url
+        child.env["NOTIFICATIONS_FRONT_END_URL"] = f"{gateway_url}/staff"
     identity = {demo.SERVICE_CLIENT_ID_ENV: service_client[0], demo.SERVICE_CLIENT_SECRET_ENV: service_client[1]}
     if bootstrap:
         identity |= {demo.BOOTSTRAP_ID_ENV: bootstrap[0], demo.BOOTSTRAP_SECRET_ENV: bootstrap[1]}
@@ -113,7 +113,8 @@ def plan_children(
         Child(
             "gateway",
             uvicorn("gateway.main:create_app", gateway_port),
-            {**common, **upstreams, **issuer, **identity},
+            # Reached over plain HTTP on loopback, so its session cookie cannot be marked Secure.
+            {**common, **upstreams, **issuer, **identity, "FRONT_END_SECURE_COOKIES": "false"},
             f"{gateway_url}/readyz",
         )
     )

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from gateway import oauth, openapi, proxy, routes, service
 from gateway.config import GatewaySettings
+from gateway.frontend import assessment_pages, pages, plan_pages, site
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.keys import SigningKeys
 from gateway.openapi import MergedOpenApi
@@ -69,13 +70,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         settings,
         title="Graduated Pathway",
         # The proxy first: most requests are proxied, and routes are matched in order.
-        routers=[proxy.router, oauth.router, routes.router, openapi.router],
+        routers=[
+            proxy.router,
+            oauth.router,
+            routes.router,
+            openapi.router,
+            pages.router,
+            assessment_pages.router,
+            plan_pages.router,
+        ],
         migrations_dir=MIGRATIONS,
         accepted_media_types=JSON_MEDIA_TYPES | {FORM_MEDIA_TYPE},
         lifespan=identity,
         readiness_checks={name: upstream_alive(url) for name, url in settings.upstream.by_name().items()},
         serve_openapi=False,
     )
+    site.install(app, settings.front_end)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors.allow_origins:
         app.add_middleware(

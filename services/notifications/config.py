@@ -43,4 +43,4 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str = Field(default="", validation_alias=_env("smtp_password"))
     smtp_starttls: bool = Field(default=False, validation_alias=_env("smtp_starttls"))
     mail_from: str = Field(default="Graduated Pathway <no-reply@pathway.invalid>", validation_alias=_env("mail_from"))
-    front_end_url: str = Field(default="http://127.0.0.1:8000", validation_alias=_env("front_end_url"))
+    front_end_url: str = Field(default="http://127.0.0.1:8000/staff", validation_alias=_env("front_end_url"))
