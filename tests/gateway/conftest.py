@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
-from gateway.config import GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
+from gateway.config import FrontEndSettings, GatewaySettings, IdentitySettings, RateLimitSettings, UpstreamSettings
 from gateway.main import create_app
 from services.assessment.config import AssessmentSettings
 from services.assessment.main import create_app as create_assessment
@@ -32,9 +32,10 @@ from services.plan.config import PlanSettings
 from services.plan.main import create_app as create_plan
 from tests.gateway.upstream import create_echo_app
 
+# In the order they start: the others ask the consent service about access, and notifications ask the plan service.
 SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[Any], FastAPI]]] = {
-    "assessment": (AssessmentSettings, create_assessment),
     "consent": (ConsentSettings, create_consent),
+    "assessment": (AssessmentSettings, create_assessment),
     "plan": (PlanSettings, create_plan),
     "notifications": (NotificationsSettings, create_notifications),
 }
@@ -85,6 +86,7 @@ def gateway_settings(nats_url: str, database_url: str, data_dir: Path, upstream_
         ),
         http=HttpSettings(client_timeout_seconds=1.0, connect_timeout_seconds=0.5),
         rate_limit=RateLimitSettings(per_second=1000, burst=1000),
+        front_end=FrontEndSettings(secure_cookies=False),  # the tests reach it over plain HTTP
     )
 
 
@@ -126,10 +128,13 @@ async def stack(nats_server: NatsServer, database_factory: DatabaseFactory, tmp_
                 auth=auth,
                 service_client=as_itself,
             )
+            if name != "consent":
+                service_settings.access_decisions_url = urls["consent"]
             if isinstance(service_settings, PlanSettings):
                 service_settings.assessment_url = urls["assessment"]
             if isinstance(service_settings, NotificationsSettings):  # on PostgreSQL it keeps no key of its own
                 service_settings.secrets_key = Fernet.generate_key().decode()
+                service_settings.plan_url = urls["plan"]
             services[name] = create(service_settings)
             urls[name] = await running_services.enter_async_context(running(services[name]))
         settings = gateway_settings(nats_server.url, await database_factory("gateway"), tmp_path, "", gateway_port)

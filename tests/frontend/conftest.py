@@ -1,0 +1,119 @@
+"""The staff front end in a real browser: Debian's Chromium driven by Playwright, against every service running."""
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.gateway.conftest import Gateway, Stack, stack  # noqa: F401 (the fixture, used by this package's tests)
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
+ARTEFACTS = REPOSITORY / "test-artifacts" / "frontend"
+
+
+@dataclass
+class Member:
+    """A staff member who signs in, and their organisation's API client for setting up what the page shows."""
+
+    organisation_id: str
+    organisation_name: str
+    email: str
+    password: str
+    client_id: str
+    client_secret: str
+
+
+@dataclass
+class People:
+    health: Member
+    school: Member
+    council: Member
+
+
+async def register(gateway: Gateway, name: str, kind: str, email: str) -> Member:
+    admin = await gateway.bearer()
+    organisation = await gateway.http.post("/admin/organisations", json={"name": name, "type": kind}, headers=admin)
+    organisation_id = organisation.json()["id"]
+    user = await gateway.http.post(
+        "/admin/users",
+        json={"organisation_id": organisation_id, "email": email, "name": f"A {kind} practitioner",
+              "roles": ["practitioner"]},
+        headers=admin,
+    )  # fmt: skip
+    client = await gateway.http.post(
+        "/admin/clients",
+        json={"organisation_id": organisation_id, "name": f"{name} system",
+              "scopes": ["assessments:read", "assessments:write", "plans:read", "plans:write"]},
+        headers=admin,
+    )  # fmt: skip
+    return Member(
+        organisation_id,
+        name,
+        email,
+        user.json()["initial_password"],
+        client.json()["id"],
+        client.json()["client_secret"],
+    )
+
+
+@pytest.fixture
+async def people(stack: Stack) -> People:  # noqa: F811
+    gateway = stack.gateway
+    return People(
+        health=await register(gateway, "Northshire Health Visiting", "health", "health.visitor@nhs.example"),
+        school=await register(gateway, "Hill Top Primary", "school", "senco@hilltop.example"),
+        council=await register(gateway, "Northshire Early Help", "council", "lead@northshire.example"),
+    )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+class Camera:
+    """Screenshots of each step, kept as the test's artefacts under test-artifacts/frontend/<test>/."""
+
+    def __init__(self, test_name: str) -> None:
+        self.folder = ARTEFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    async def shoot(self, page: Page, step: str) -> None:
+        self.count += 1
+        await page.screenshot(path=self.folder / f"{self.count:02d}-{step}.png", full_page=True)
+
+
+@pytest.fixture
+def camera(request: pytest.FixtureRequest) -> Camera:
+    return Camera(request.node.name)
+
+
+SERIOUS = {"serious", "critical"}
+
+
+async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now (its context loads axe as an init script)."""
+    found = await page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"page": page.url, "id": v["id"], "impact": v["impact"], "help": v["help"],
+         "targets": [node["target"] for node in v["nodes"]][:5]}
+        for v in found
+        if v["impact"] in SERIOUS
+    ]  # fmt: skip
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return json.dumps(violations, indent=1)
