@@ -199,7 +199,8 @@ class PageForm:
         legend = {"text": question["label"], "classes": "govuk-fieldset__legend--s"}
         id_, name = field_id(pointer), pointer
         if widget == "repeating-group":
-            count = len(value) if isinstance(value, list) else 0
+            # As posted: the number of items kept; as saved: the list itself.
+            count = value if isinstance(value, int) else len(value) if isinstance(value, list) else 0
             count += extra_items.get(pointer, 0)
             items = [
                 [
@@ -303,6 +304,7 @@ class PageForm:
                     set_answer(item, sub["pointer"], value)
             if item or any(key.startswith(f"{pointer}/{len(items)}/") for key in errors):
                 items.append(item)
+        typed[pointer] = len(items)
         return items
 
     def _read_one(

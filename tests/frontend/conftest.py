@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.gateway.conftest import Gateway, Stack, stack  # noqa: F401 (the fixture, used by this package's tests)
 
@@ -117,3 +117,55 @@ async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
 
 def describe(violations: list[dict[str, Any]]) -> str:
     return json.dumps(violations, indent=1)
+
+
+async def client_headers(gateway: Gateway, member: Member) -> dict[str, str]:
+    """The member's organisation's partner system, for setting up what a page will show."""
+    return await gateway.bearer(client_id=member.client_id, secret=member.client_secret)
+
+
+async def open_session(browser: Browser, base: str, camera: Camera, javascript: bool = True) -> "Session":
+    # No bypass of the Content-Security-Policy: axe-core is added as an init script, which the policy does not govern.
+    context = await browser.new_context(java_script_enabled=javascript)
+    if javascript:
+        await context.add_init_script(path=AXE)
+    return Session(context, await context.new_page(), base, camera, javascript)
+
+
+class Session:
+    """One staff member in their own browser context, checking each page as they go."""
+
+    def __init__(self, context: BrowserContext, page: Page, base: str, camera: Camera, javascript: bool) -> None:
+        self.context, self.page, self.base, self.camera, self.javascript = context, page, base, camera, javascript
+        self.violations: list[dict[str, Any]] = []
+        self.policy_breaches: list[str] = []
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.policy_breaches.append(message.text)
+
+    async def step(self, name: str) -> None:
+        """A screenshot of the page, and axe-core's check of it when scripts run."""
+        await self.camera.shoot(self.page, name)
+        if self.javascript:
+            self.violations.extend(await accessibility_violations(self.page))
+
+    async def sign_in(self, member: Member) -> None:
+        await self.page.goto(f"{self.base}/find")
+        await expect(self.page.get_by_role("heading", name="Sign in")).to_be_visible()
+        await self.step("sign-in")
+        await self.page.get_by_label("E-mail address").fill(member.email)
+        await self.page.get_by_label("Password", exact=True).fill(member.password)
+        await self.page.get_by_role("button", name="Sign in").click()
+        await expect(self.page.get_by_role("heading", name="Find a family")).to_be_visible()
+
+    async def find(self, nhs_number: str) -> None:
+        await self.page.goto(f"{self.base}/find")
+        await self.page.get_by_label("Identifier").fill(nhs_number)
+        await self.page.get_by_role("button", name="Find").click()
+
+    def assert_clean(self) -> None:
+        """No serious or critical accessibility finding, and nothing the Content-Security-Policy blocked."""
+        assert not self.violations, describe(self.violations)
+        assert not self.policy_breaches
