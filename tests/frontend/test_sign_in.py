@@ -1,6 +1,7 @@
 """Signing in and out, session timeout and CSRF, over plain HTTP as a browser without scripts would."""
 
 import asyncio
+import html
 import re
 
 import httpx
@@ -14,7 +15,7 @@ from tests.gateway.conftest import Stack
 def hidden(page: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert found, f"no {name} on the page"
-    return found.group(1)
+    return html.unescape(found.group(1))
 
 
 async def sign_in(
