@@ -66,6 +66,7 @@ class FrontEndSettings(BaseSettings):
     govuk_frontend_dir: Path = REPOSITORY / "node_modules" / "govuk-frontend" / "dist" / "govuk"
     idle_minutes: float = 20.0  # signed out after this long without a request
     session_hours: float = 8.0  # and after this long in all, a working day
+    sign_in_attempts: int = 10  # tries at one e-mail address in a row, then one more a minute
     # Off only where the gateway is reached over plain HTTP on loopback, as `make up` does.
     secure_cookies: bool = True
 

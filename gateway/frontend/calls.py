@@ -47,7 +47,8 @@ class ServiceProblem(Exception):
         """The failing places, pointers relative to `prefix`, one message each."""
         found: dict[str, str] = {}
         for error in self.problem.get("errors") or []:
-            pointer = str(error.get("pointer", ""))
+            # A body's fields are named by JSON pointer; a query parameter by its name.
+            pointer = str(error.get("pointer") or "/" + str(error.get("parameter", "")))
             if pointer.startswith(prefix):
                 found.setdefault(pointer[len(prefix) :], str(error.get("detail", "")))
         return found

@@ -100,7 +100,7 @@ async def sign_in(
         errors["password"] = "Enter your password."  # noqa: S105 (a message, not a password)
     if errors:
         return _sign_in_page(request, errors, email, 422)
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: RateLimiter = request.app.state.sign_in_limiter
     try:
         limiter.take(f"sign-in:{email.strip().lower()}")
     except ServiceError:
@@ -156,7 +156,7 @@ async def find(request: Request, calls: Calls, form: Posted) -> Response:
     try:
         families = await calls.get("/families", {"identifier": f"{system}:{value}"})
     except ServiceProblem as problem:
-        context["errors"] = {"value": problem.errors("/identifier").get("", problem.detail)}
+        context["errors"] = {"value": problem.errors("/identifier").get("") or problem.detail}
         return render(request, "find.html", context, 422)
     return render(request, "find.html", context | {"families": families, "searched": True})
 
@@ -259,8 +259,8 @@ async def family_page(request: Request, family_id: Id, calls: Calls, session: Se
 
 @router.post("/families/{family_id}/assessments")
 async def start_assessment(family_id: Id, calls: Calls, form: Posted) -> Response:
-    chosen = await calls.get("/forms")
-    wanted = next((f for f in chosen if f["key"] == form.get("form") and f["latest_published"]), None)
+    forms = await calls.get("/forms")
+    wanted = next((f for f in forms if f["key"] == form.get("form") and f["latest_published"]), None)
     if wanted is None:
         raise PageError(422, "Choose a form", "That form cannot be started. Go back and choose another.")
     created = await calls.post(

@@ -20,6 +20,7 @@ from gateway.config import FrontEndSettings, GatewaySettings
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem, ServiceUnavailable, StaffCalls
 from gateway.frontend.sessions import Ended, SignedIn
+from gateway.ratelimit import RateLimiter
 from services.kit.db import SessionDep
 
 PREFIX = "/staff"
@@ -160,6 +161,8 @@ def install(app: FastAPI, settings: FrontEndSettings) -> None:
         StaticFiles(directory=settings.govuk_frontend_dir, packages=[("gateway.frontend", "static")], check_dir=False),
         "static",
     )
+    # Guessing a password is slowed per address, far below the API's rate limit.
+    app.state.sign_in_limiter = RateLimiter(per_second=1 / 60, burst=settings.sign_in_attempts)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     for page_exception in (PageError, ServiceProblem, ServiceUnavailable):
         app.add_exception_handler(page_exception, _page_error)

@@ -134,3 +134,27 @@ async def test_the_sign_in_form_needs_its_own_token_and_a_disabled_member_is_sig
         assert after.status_code == 303 and after.headers["location"].startswith("/staff/sign-in")
         refused = await sign_in(http, people.school)
         assert refused.status_code == 422
+
+
+async def test_guessing_a_password_is_slowed_for_that_address_alone(stack: Stack, people: People) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+        for _ in range(10):
+            assert (await sign_in(http, people.school, password="a-guess")).status_code == 422
+        slowed = await sign_in(http, people.school)  # even the right password waits now
+        assert slowed.status_code == 429
+        assert "Too many attempts. Wait a minute, then try again." in slowed.text
+        assert "gp_session" not in http.cookies
+        other = await sign_in(http, people.health)
+        assert other.status_code == 303
+
+
+async def test_an_identifier_that_is_not_valid_is_explained_beside_the_field(stack: Stack, people: People) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+        await sign_in(http, people.school)
+        page = (await http.get("/staff/find")).text
+        found = await http.post(
+            "/staff/find", data={"system": "nhs", "value": "123", "csrf_token": hidden(page, "csrf_token")}
+        )
+        assert found.status_code == 422
+        assert '<a href="#value">Enter a valid NHS number: 10 digits, like 943 476 5919.</a>' in found.text
+        assert 'value="123"' in found.text
