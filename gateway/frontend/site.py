@@ -56,6 +56,9 @@ def render(
 ) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     signed_in: SignedIn | None = getattr(request.state, "signed_in", None)
+    context = context or {}
+    if "error_summary" not in context:
+        context["error_summary"] = error_summary(context.get("errors") or {})
     page = environment.get_template(template).render(
         {
             "cspNonce": nonce,
@@ -64,10 +67,18 @@ def render(
             "signed_in": signed_in,
             "csrf_token": signed_in.csrf_token if signed_in else "",
             "prefix": PREFIX,
-            **(context or {}),
+            **context,
         }
     )
     return HTMLResponse(page, status_code=status_code, headers={"Content-Security-Policy": csp(nonce)})
+
+
+def error_summary(errors: dict[str, str]) -> list[dict[str, str]]:
+    """GOV.UK's error summary: each message links to its field, a date to its day (`<name>-day` by convention)."""
+    dates = {"date_of_birth", "ends_on", "held_on"}
+    return [
+        {"text": message, "href": f"#{name}-day" if name in dates else f"#{name}"} for name, message in errors.items()
+    ]
 
 
 def see_other(path: str) -> RedirectResponse:
