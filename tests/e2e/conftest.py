@@ -44,21 +44,29 @@ def processes_under(folder: Path) -> list[str]:
 
 
 class MakeUp:
-    """One run of `make up`, stopped with SIGTERM."""
+    """One run of `make up` (or of the runner behind it, given as `command`), stopped with SIGTERM."""
 
-    def __init__(self, checkout: Path, data: Path, port: int, log: Path) -> None:
+    def __init__(
+        self,
+        checkout: Path,
+        data: Path,
+        port: int,
+        log: Path,
+        command: tuple[str, ...] = ("make", "up"),
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = {
             name: value
             for name, value in os.environ.items()
             if name not in {"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "NATS_URL"}
         }
-        env |= {"PATHWAY_DATA_DIR": str(data), "PATHWAY_GATEWAY_PORT": str(port)}
+        env |= {"PATHWAY_DATA_DIR": str(data), "PATHWAY_GATEWAY_PORT": str(port)} | (extra_env or {})
         self.checkout, self.env = checkout, env  # what another make target needs to reach this stack
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
-            ["make", "up"], cwd=checkout, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+            list(command), cwd=checkout, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self) -> httpx.Response:
