@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import base64
+import json
 import logging
 import math
 import os
@@ -304,9 +305,15 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+TABLES_ENV = "BENCH_TABLES"  # a file `make bench` names, to gather every table into docs/performance.md
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Columns aligned: the first to the left, the others to the right."""
+    """Columns aligned: the first to the left, the others to the right; also noted for the report when asked."""
     cells = [list(headers), *([_cell(value) for value in row] for row in rows)]
+    if tables := os.environ.get(TABLES_ENV):
+        with Path(tables).open("a") as noted:
+            noted.write(json.dumps(cells) + "\n")
     widths = [max(len(line[column]) for line in cells) for column in range(len(headers))]
     for line in cells:
         first, *rest = zip(line, widths, strict=True)

@@ -1,0 +1,304 @@
+"""A sustained mixed load through the gateway on PostgreSQL: 80% reads, 20% writes, consent enforced, audit on.
+
+The whole system runs as `make up` runs it (`python -m deploy.local`: a nats-server
+and every service and the gateway in a process of its own), each process on a
+scratch PostgreSQL database of its own, with the gateway's rate limit too high to
+bite. A council's client registers families and posts their submitted early help
+assessments (a draft plan opens for each) and grants the health visiting team's
+client the family's assessments and plans. Then `--concurrency` clients (16), for
+`--seconds` (300) after `--warmup` (20), each send one request at a time, chosen
+at random from a fixed seed: reads by the health team under the grant (assessment,
+plan, the family's assessment list) and by the council (family), 80% in all; and
+writes by the council, 20%: a new draft assessment, or a change to a plan of its
+own with `If-Match`. Every read by the health team is decided by the consent
+rule and audited. It prints requests/s, p50 and p99 per kind of request and in
+all, any answer that was not the expected one, and each process's resident
+memory at the start and the end of the timed window (aim: no growth beyond 10%).
+The baseline, in the same run, is a bare FastAPI app answering a plan of the
+same size (`create_plan_stub_app`) at the same concurrency for `--baseline-seconds`.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from bench.common import (
+    add_loop_argument,
+    http_clients,
+    percentile,
+    postgresql_server,
+    print_table,
+    run,
+    scratch_database,
+    scratch_folder,
+    serving,
+    wait_healthy,
+)
+from services.kit.natsserver import free_port
+
+PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
+SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "assessment" / "samples"
+READY_SECONDS = 120.0
+# (kind, share): reads 80%, writes 20%.
+MIX = (
+    ("read assessment (health, grant)", 25),
+    ("read plan (health, grant)", 25),
+    ("list assessments (health, grant)", 15),
+    ("read family (council)", 15),
+    ("write draft assessment (council)", 10),
+    ("change plan (council, If-Match)", 10),
+)
+
+
+def resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children_of(pid: int) -> dict[str, int]:
+    """The runner's processes by name: each uvicorn by the app it serves, and nats-server."""
+    found: dict[str, int] = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            command = (status.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) != pid:
+            continue
+        text = b" ".join(command).decode(errors="replace")
+        name = next((p for p in PROCESSES if f"{p}.main:create_app" in text), "nats-server")
+        found[name] = int(status.parent.name)
+    return found
+
+
+@contextmanager
+def whole_system(folder: Path, databases: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        "PATHWAY_DATA_DIR": str(folder / "data"),
+        "PATHWAY_GATEWAY_PORT": str(port),
+        "RATE_LIMIT_PER_SECOND": "1000000",
+        "RATE_LIMIT_BURST": "1000000",
+        "SERVICE_LOG_LEVEL": "WARNING",
+        "NOTIFICATIONS_SECRETS_KEY": Fernet.generate_key().decode(),
+        **{f"{name.upper()}_DATABASE_URL": url for name, url in databases.items()},
+    }
+    log = (folder / "system.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local"], env={**os.environ, **env}, stdout=log, stderr=log
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+
+
+async def token(http: httpx.AsyncClient, entry: dict[str, str]) -> dict[str, str]:
+    issued = await http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(entry["client_id"], entry["client_secret"])
+    )
+    issued.raise_for_status()
+    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+
+class Families:
+    """What the load works on: families, their assessments and plans, and each plan's current ETag."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.assessments: list[str] = []
+        self.plans: list[str] = []
+        self.plan_etags: dict[str, str] = {}
+
+
+async def prepare(http: httpx.AsyncClient, council: dict[str, str], health_org: str, count: int) -> Families:
+    answers = json.loads((SAMPLES / "early-help-assessment-1.json").read_text())
+    families = Families()
+    for n in range(count):
+        member = {"role": "child", "given_name": "Bench", "family_name": f"Child{n}"}
+        family = await http.post("/families", json={"members": [member]}, headers=council)
+        family.raise_for_status()
+        family_id = family.json()["id"]
+        body = {"family_id": family_id, "form": {"key": "early-help-assessment", "version": 1}, "answers": answers,
+                "status": "submitted"}  # fmt: skip
+        assessment = await http.post("/assessments", json=body, headers=council)
+        assessment.raise_for_status()
+        grant = {"family_id": family_id, "given_by_role": "parent_or_carer", "evidence": "written",
+                 "categories": ["assessment", "plan"], "recipient_organisations": [health_org]}  # fmt: skip
+        (await http.post("/consents", json=grant, headers=council)).raise_for_status()
+        families.ids.append(family_id)
+        families.assessments.append(assessment.json()["id"])
+    deadline = time.monotonic() + 60
+    for family_id in families.ids:
+        while True:
+            listed = (await http.get("/plans", params={"family_id": family_id}, headers=council)).json()
+            if listed:
+                plan_id = listed[0]["id"]
+                families.plans.append(plan_id)
+                families.plan_etags[plan_id] = f'"{listed[0]["version"]}"'
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("the plans did not open")
+            await asyncio.sleep(0.2)
+    return families
+
+
+async def load(
+    clients: list[httpx.AsyncClient],
+    seconds: float,
+    families: Families,
+    council: dict[str, str],
+    health: dict[str, str],
+    seed: int,
+) -> tuple[dict[str, list[float]], Counter[str], float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    unexpected: Counter[str] = Counter()
+    kinds = [kind for kind, _ in MIX]
+    weights = [share for _, share in MIX]
+    stop_at = time.monotonic() + seconds
+
+    async def worker(index: int, client: httpx.AsyncClient) -> None:
+        chance = random.Random(seed + index)
+        own_plans = families.plans[index :: len(clients)]  # a plan changes under one client only: no 412s
+        while time.monotonic() < stop_at:
+            kind = chance.choices(kinds, weights)[0]
+            n = chance.randrange(len(families.ids))
+            started = time.perf_counter()
+            if kind.startswith("read assessment"):
+                answer = await client.get(f"/assessments/{families.assessments[n]}", headers=health)
+            elif kind.startswith("read plan"):
+                answer = await client.get(f"/plans/{families.plans[n]}", headers=health)
+            elif kind.startswith("list"):
+                answer = await client.get(f"/families/{families.ids[n]}/assessments", headers=health)
+            elif kind.startswith("read family"):
+                answer = await client.get(f"/families/{families.ids[n]}", headers=council)
+            elif kind.startswith("write"):
+                body = {"family_id": families.ids[n], "form": {"key": "early-help-assessment", "version": 1},
+                        "answers": {"summary": f"Draft {n}"}}  # fmt: skip
+                answer = await client.post("/assessments", json=body, headers=council)
+            else:
+                plan_id = own_plans[n % len(own_plans)]
+                due = (date(2027, 1, 1) + timedelta(days=n)).isoformat()
+                answer = await client.patch(
+                    f"/plans/{plan_id}",
+                    json={"next_review_due": due},
+                    headers=council | {"If-Match": families.plan_etags[plan_id]},
+                )
+                if answer.status_code == 200:
+                    families.plan_etags[plan_id] = answer.headers["ETag"]
+            latencies[kind].append((time.perf_counter() - started) * 1000)
+            if answer.status_code not in (200, 201):
+                unexpected[f"{kind}: {answer.status_code}"] += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(i, client) for i, client in enumerate(clients)))
+    return latencies, unexpected, time.monotonic() - started
+
+
+def row(kind: str, values: list[float], seconds: float) -> list[object]:
+    ordered = sorted(values)
+    return [kind, len(values), round(len(values) / seconds, 1), percentile(ordered, 50), percentile(ordered, 99)]
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    server = postgresql_server()
+    if server is None:
+        raise SystemExit("no PostgreSQL: set BENCH_DATABASE_URL or run a server at 127.0.0.1:5432")
+    os.environ["BENCH_DATABASE_URL"] = server
+    with scratch_folder() as folder:
+        async with AsyncExitStack() as stack:
+            databases = {
+                name: await stack.enter_async_context(scratch_database(folder, f"load_{name}")) for name in PROCESSES
+            }
+            port = free_port()
+            runner = stack.enter_context(whole_system(folder, databases, port))
+            url = f"http://127.0.0.1:{port}"
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
+            deadline = time.monotonic() + READY_SECONDS
+            while not (folder / "data" / "demo-credentials.json").exists():
+                if time.monotonic() > deadline or runner.poll() is not None:
+                    raise SystemExit((folder / "system.log").read_text()[-4000:])
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2)  # the seed writes the file before it prints the table
+            people = {e["type"]: e for e in json.loads((folder / "data" / "demo-credentials.json").read_text())}
+            council, health = await token(http, people["council"]), await token(http, people["health"])
+            claims = health["Authorization"].split()[1].split(".")[1]
+            health_org = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["org"]
+            families = await prepare(http, council, health_org, arguments.families)
+            clients = await http_clients(stack, url, arguments.concurrency)
+            await load(clients, arguments.warmup, families, council, health, arguments.seed)
+            processes = children_of(runner.pid)
+            before = {name: resident_mib(pid) for name, pid in processes.items()}
+            latencies, unexpected, seconds = await load(
+                clients, arguments.seconds, families, council, health, arguments.seed + 1000
+            )
+            after = {name: resident_mib(pid) for name, pid in processes.items()}
+
+        baseline_port = free_port()
+        with serving("bench.apps:create_plan_stub_app", baseline_port, {}, folder / "baseline.log") as base_url:
+            async with AsyncExitStack() as stack:
+                clients = await http_clients(stack, base_url, arguments.concurrency)
+                await wait_healthy(clients[0])
+                base: list[float] = []
+                stop_at = time.monotonic() + arguments.baseline_seconds
+
+                async def bare(client: httpx.AsyncClient) -> None:
+                    while time.monotonic() < stop_at:
+                        started = time.perf_counter()
+                        (await client.get("/plans/p-1")).raise_for_status()
+                        base.append((time.perf_counter() - started) * 1000)
+
+                began = time.monotonic()
+                await asyncio.gather(*(bare(client) for client in clients))
+                base_seconds = time.monotonic() - began
+
+    everything = [value for values in latencies.values() for value in values]
+    print(f"\nmixed load through the gateway on PostgreSQL: {len(families.ids)} families, "
+          f"concurrency {arguments.concurrency}, {seconds:.0f} s after a {arguments.warmup:g} s warm-up")  # fmt: skip
+    print_table(
+        ["request", "requests", "req/s", "p50 ms", "p99 ms"],
+        [
+            *(row(kind, latencies[kind], seconds) for kind, _ in MIX),
+            row("all, the system", everything, seconds),
+            row("baseline: bare FastAPI GET /plans/{id}", base, base_seconds),
+        ],
+    )
+    print(f"\nanswers other than 200/201: {dict(unexpected) or 'none'}")
+    print("\nresident memory of each process")
+    growth_rows = [
+        [name, round(before[name], 1), round(after[name], 1), round((after[name] / before[name] - 1) * 100, 1),
+         "yes" if after[name] <= before[name] * 1.10 else "NO"]
+        for name in sorted(before)
+    ]  # fmt: skip
+    print_table(["process", "start MiB", "end MiB", "growth %", "within 10%"], growth_rows)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--baseline-seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--families", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    add_loop_argument(parser)
+    arguments = parser.parse_args()
+    run(main(arguments), arguments.loop)
