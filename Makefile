@@ -62,9 +62,9 @@ compose-check: $(VENV)/.synced
 pytest: $(VENV)/.synced $(FRONT_END) $(CHROMIUM)
 	$(BIN)/pytest
 
-## Print the performance figures (not a test).
+## Print the performance figures (not a test) and write docs/performance.md; ARGS="bench.plan_reports" runs only those named.
 bench: $(VENV)/.synced
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .mypy_cache .ruff_cache .pytest_cache

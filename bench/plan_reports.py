@@ -437,6 +437,7 @@ class Practice:
             "assessment_id": assessment_id,
             "lead_name": lead[0] if lead else None,
             "lead_organisation_id": lead[1].id if lead else None,
+            "lead_email": None,
             "team": team,
             "needs": needs,
             "goals": goals,

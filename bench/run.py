@@ -80,10 +80,21 @@ def summary(module: str) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
-def main() -> int:
+def earlier_sections() -> dict[str, str]:
+    """The report's sections by benchmark, from its last run, to keep those not run again."""
+    if not REPORT.exists():
+        return {}
+    parts = REPORT.read_text().split("\n## `")[1:]
+    return {part.split("`", 1)[0]: "## `" + part.rstrip("\n") + "\n" for part in parts}
+
+
+def main(chosen: list[str]) -> int:
+    """Every benchmark, or those named (`python -m bench.run bench.plan_reports`), whose sections it replaces."""
+    if unknown := sorted(set(chosen) - set(BENCHMARKS)):
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
     failed = []
-    sections = []
-    for module in BENCHMARKS:
+    sections = earlier_sections() if chosen else {}
+    for module in chosen or BENCHMARKS:
         print(f"== {module}", flush=True)
         started = time.monotonic()
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tables:
@@ -94,11 +105,12 @@ def main() -> int:
         took = time.monotonic() - started
         print(f"({took:.0f} s)\n", flush=True)
         body = "\n\n".join(markdown(table) for table in printed) or "No figures: the benchmark failed."
-        sections.append(f"## `{module}` ({took:.0f} s)\n\n{summary(module)}\n\n{body}\n")
+        ran = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {took:.0f} s"
+        sections[module] = f"## `{module}` ({ran})\n\n{summary(module)}\n\n{body}\n"
     header = [
         "# Performance",
         "",
-        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each benchmark ran in a process of its "
+        "Written by `make bench`; each section says when its benchmark ran. Each ran in a process of its "
         "own, next to its baseline in the same run; what each one measures, and its aim, is in "
         "[`bench/README.md`](../bench/README.md). Figures from one run on a shared machine vary: compare rows "
         "of the same table, not runs.",
@@ -111,7 +123,8 @@ def main() -> int:
     if failed:
         header += [f"**Failed:** {', '.join(failed)}.", ""]
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text("\n".join(header) + "\n" + "\n".join(sections))
+    in_order = [sections[module] for module in BENCHMARKS if module in sections]
+    REPORT.write_text("\n".join(header) + "\n" + "\n".join(in_order))
     print(f"wrote {REPORT}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
@@ -119,4 +132,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
