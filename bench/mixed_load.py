@@ -289,6 +289,8 @@ async def main(arguments: argparse.Namespace) -> None:
         for name in sorted(before)
     ]  # fmt: skip
     print_table(["process", "start MiB", "end MiB", "growth %", "within 10%"], growth_rows)
+    grown = [f"{name} {growth:+.0f}%" for name, _, _, growth, within in growth_rows if within == "NO"]
+    print(f"aim: no process's memory grows beyond 10%: {'missed (' + ', '.join(grown) + ')' if grown else 'met'}")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ def markdown(cells: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def aims(output: list[str]) -> list[str]:
+    """The benchmark's verdicts on its aims, as it printed them ("aim: ... met")."""
+    return [line.strip() for line in output if line.startswith(("aim:", "aims:", "aim ("))]
+
+
 def summary(module: str) -> str:
     doc = importlib.import_module(module).__doc__ or ""
     return " ".join(doc.strip().split("\n\n")[0].split())
@@ -99,12 +104,20 @@ def main(chosen: list[str]) -> int:
         started = time.monotonic()
         with tempfile.NamedTemporaryFile(suffix=".jsonl") as tables:
             env = os.environ | {TABLES_ENV: tables.name}
-            if subprocess.run([sys.executable, "-m", module], check=False, env=env).returncode != 0:
+            process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=subprocess.PIPE, text=True)
+            assert process.stdout is not None
+            output = []
+            for line in process.stdout:  # shown as it comes, and kept for the verdicts on the aims
+                print(line, end="", flush=True)
+                output.append(line)
+            if process.wait() != 0:
                 failed.append(module)
             printed = [json.loads(line) for line in Path(tables.name).read_text().splitlines()]
         took = time.monotonic() - started
         print(f"({took:.0f} s)\n", flush=True)
         body = "\n\n".join(markdown(table) for table in printed) or "No figures: the benchmark failed."
+        if verdicts := aims(output):
+            body = "\n".join(f"- {verdict}" for verdict in verdicts) + "\n\n" + body
         ran = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {took:.0f} s"
         sections[module] = f"## `{module}` ({ran})\n\n{summary(module)}\n\n{body}\n"
     header = [
