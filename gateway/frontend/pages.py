@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import repository
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem
-from gateway.frontend.questions import format_date
 from gateway.frontend.sessions import SignedIn
 from gateway.frontend.site import (
     PREFIX,
@@ -24,8 +23,8 @@ from gateway.frontend.site import (
     render,
     see_other,
 )
-from gateway.models import OrganisationType
 from gateway.ratelimit import RateLimiter
+from gateway.service import ADMINISTRATION, SERVICES
 from services.kit.db import SessionDep
 from services.kit.problems import ServiceError
 
@@ -34,6 +33,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Id = Annotated[str, Path(max_length=36)]
 IDENTIFIER_SYSTEMS = {"nhs": "NHS number", "upn": "Unique pupil number (UPN)", "local": "Your organisation's own id"}
 CATEGORIES = {"assessment": "Assessments", "plan": "Plans"}
+PLATFORM_ORGANISATIONS = (ADMINISTRATION, SERVICES)  # not a family's partners: no grant names them
 
 
 def _safe_next(path: str | None) -> str:
@@ -252,7 +252,6 @@ async def family_page(request: Request, family_id: Id, calls: Calls, session: Se
             "forms": forms,
             "names": await organisation_names(session),
             "categories": CATEGORIES,
-            "format_date": format_date,
         },
     )
 
@@ -279,8 +278,7 @@ async def _sharing_context(session: AsyncSession, staff: SignedIn, family: dict[
         for organisation in await repository.list_organisations(session)
         if organisation.disabled_at is None
         and organisation.id != staff.organisation_id
-        and organisation.type in set(OrganisationType)
-        and not organisation.name.startswith("Graduated Pathway")
+        and organisation.name not in PLATFORM_ORGANISATIONS
     ]
     return {"family": family, "organisations": organisations, "categories": CATEGORIES}
 

@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from gateway.frontend.calls import ServiceProblem
 from gateway.frontend.chart import GoalScores, change_matrix_svg
 from gateway.frontend.pages import organisation_names
-from gateway.frontend.questions import format_date
 from gateway.frontend.site import PREFIX, Calls, Posted, render, see_other
 from services.kit.db import SessionDep
 
@@ -57,7 +56,6 @@ async def plan_page(request: Request, plan_id: Id, calls: Calls, session: Sessio
             "names": await organisation_names(session),
             "stages": STAGES,
             "words": _words,
-            "format_date": format_date,
             "recorded": request.query_params.get("recorded") == "1",
         },
     )

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from gateway.config import FrontEndSettings, GatewaySettings
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem, ServiceUnavailable, StaffCalls
+from gateway.frontend.questions import format_date
 from gateway.frontend.sessions import Ended, SignedIn
 from gateway.ratelimit import RateLimiter
 from services.kit.db import SessionDep
@@ -41,6 +42,9 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+environment.filters["long_date"] = format_date  # "3 April 2024", as GOV.UK writes dates
 
 
 def csp(nonce: str) -> str:
