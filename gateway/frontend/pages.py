@@ -1,6 +1,6 @@
 """Signing in and out, finding a family, requesting support, and the family's page with its sharing."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import repository
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem
+from gateway.frontend.questions import read_date
 from gateway.frontend.sessions import SignedIn
 from gateway.frontend.site import (
     PREFIX,
@@ -164,16 +165,6 @@ async def find(request: Request, calls: Calls, form: Posted) -> Response:
 MEMBER_FIELDS = ("child_given_name", "child_family_name", "parent_given_name", "parent_family_name")
 
 
-def _typed_date(form: Any, name: str) -> tuple[dict[str, str], date | None, bool]:
-    parts = {part: str(form.get(f"{name}-{part}") or "").strip() for part in ("day", "month", "year")}
-    if not any(parts.values()):
-        return parts, None, True
-    try:
-        return parts, date(int(parts["year"]), int(parts["month"]), int(parts["day"])), True
-    except ValueError:
-        return parts, None, False
-
-
 @router.get("/families/new")
 async def new_family_page(request: Request, _staff: Staff) -> Response:
     return render(request, "new_family.html", {"errors": {}, "typed": {}})
@@ -191,7 +182,7 @@ async def new_family(request: Request, calls: Calls, form: Posted) -> Response:
         "parent_family_name": "Enter the parent or carer's last name.",
     }
     errors |= {name: message for name, message in labels.items() if not typed[name]}
-    parts, born, real = _typed_date(form, "date_of_birth")
+    parts, born, real = read_date(form, "date_of_birth")
     if not real:
         errors["date_of_birth"] = "The child's date of birth must be a real date, like 27 3 2024."
     nhs = typed["nhs_number"].replace(" ", "")
@@ -302,7 +293,7 @@ async def record_sharing(
         "categories": [str(value) for value in form.getlist("categories")],
         "recipients": [str(value) for value in form.getlist("recipients")],
     }
-    parts, ends_on, real = _typed_date(form, "ends_on")
+    parts, ends_on, real = read_date(form, "ends_on")
     errors: dict[str, str] = {}
     if typed["given_by_role"] not in ("parent_or_carer", "competent_young_person"):
         errors["given_by_role"] = "Select who gave their agreement."

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from gateway.frontend.calls import ServiceProblem
 from gateway.frontend.chart import GoalScores, change_matrix_svg
 from gateway.frontend.pages import organisation_names
+from gateway.frontend.questions import read_date
 from gateway.frontend.site import PREFIX, Calls, Posted, render, see_other
 from services.kit.db import SessionDep
 
@@ -80,17 +81,15 @@ async def review_page(request: Request, plan_id: Id, calls: Calls) -> Response:
 
 def _read_review(form: Any, plan: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """The review to send, what was typed, and the errors found before sending."""
-    parts = {part: str(form.get(f"held_on-{part}") or "").strip() for part in ("day", "month", "year")}
+    parts, held, real = read_date(form, "held_on")
     typed: dict[str, Any] = {
         "held_on": parts,
         "attendees": str(form.get("attendees") or "").strip(),
         "family_voice": str(form.get("family_voice") or "").strip(),
     }
     errors: dict[str, str] = {}
-    try:
-        held_on = date(int(parts["year"]), int(parts["month"]), int(parts["day"])).isoformat()
-    except ValueError:
-        held_on = ""
+    held_on = held.isoformat() if held and real else ""
+    if not held_on:
         errors["held_on"] = "Enter the date the review was held, like 27 3 2026."
     attendees = []
     for line in typed["attendees"].splitlines():

@@ -324,18 +324,11 @@ class PageForm:
             typed[shown] = chosen
             return chosen or None
         if widget == "date":
-            parts = {part: str(form.get(f"{pointer}-{part}") or "").strip() for part in ("day", "month", "year")}
+            parts, day, real = read_date(form, pointer)
             typed[shown] = parts
-            if not any(parts.values()):
-                return None
-            if not all(part.isdigit() for part in parts.values()) or len(parts["year"]) != 4:
+            if not real:
                 errors[shown] = f"'{label}' must be a real date, like 27 3 2026."
-                return None
-            try:
-                return datetime.date(int(parts["year"]), int(parts["month"]), int(parts["day"])).isoformat()
-            except ValueError:
-                errors[shown] = f"'{label}' must be a real date, like 27 3 2026."
-                return None
+            return day.isoformat() if day else None
         raw = form.get(pointer)
         text = raw.strip() if isinstance(raw, str) else ""
         typed[shown] = text
@@ -350,6 +343,20 @@ class PageForm:
                 errors[shown] = f"'{label}' must be a number, like 12."
                 return None
         return text
+
+
+def read_date(form: Any, name: str) -> tuple[dict[str, str], datetime.date | None, bool]:
+    """A GOV.UK date input posted as `<name>-day`, `-month` and `-year`: what was typed, the date, and whether
+    it is a real one (a date left empty is real, and None). A year is four digits, so "24" is not 2024 or year 24."""
+    parts = {part: str(form.get(f"{name}-{part}") or "").strip() for part in ("day", "month", "year")}
+    if not any(parts.values()):
+        return parts, None, True
+    if not all(part.isdigit() for part in parts.values()) or len(parts["year"]) != 4:
+        return parts, None, False
+    try:
+        return parts, datetime.date(int(parts["year"]), int(parts["month"]), int(parts["day"])), True
+    except ValueError:
+        return parts, None, False
 
 
 def _count(raw: Any) -> int:

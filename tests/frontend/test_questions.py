@@ -131,3 +131,11 @@ def test_answers_read_back_in_words_and_errors_find_their_page() -> None:
     assert page_of(LAYOUT, "/members/0/age") == "all"
     assert page_of(LAYOUT, "/about") == "all"
     assert page_of(LAYOUT, "/elsewhere") is None
+
+
+def test_a_two_digit_year_is_not_taken_for_a_date() -> None:
+    _, typed, errors = FORM.read(
+        posted(("/about/born-day", "3"), ("/about/born-month", "4"), ("/about/born-year", "24")), {}
+    )
+    assert errors == {"/about/born": "'Born' must be a real date, like 27 3 2026."}
+    assert typed["/about/born"] == {"day": "3", "month": "4", "year": "24"}
