@@ -117,8 +117,9 @@ class Broker:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        # Shutting down while NATS is away must still shut down.
-        with contextlib.suppress(OSError, TimeoutError, nats.errors.Error):
+        # Shutting down while NATS is away must still shut down. Closing a connection that is
+        # between reconnect attempts writes to a transport uvloop has already closed: RuntimeError.
+        with contextlib.suppress(OSError, TimeoutError, RuntimeError, nats.errors.Error):
             if self.nc.is_connected:
                 await self.nc.drain()
             elif not self.nc.is_closed:
