@@ -1,17 +1,19 @@
 """Consumers apply each event once, and set aside what they cannot apply."""
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import nats
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.kit.db import Database
 from services.kit.events.broker import Broker
 from services.kit.events.consumer import DurableConsumer
-from services.kit.events.envelope import new_event, to_json
+from services.kit.events.envelope import BaseCloudEvent, new_event, to_json
 from services.kit.events.outbox import OutboxEvent, OutboxRelay, record_event
 from services.kit.migrations import upgrade_database
 from services.kit.natsserver import NatsServer
@@ -144,3 +146,69 @@ async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(
     finally:
         await broker.close()
         await database.dispose()
+
+
+async def test_a_batched_consumer_applies_a_batch_in_one_transaction_and_a_failing_event_alone(
+    nats_server: NatsServer, database_url: str, tmp_path: Path
+) -> None:
+    settings = note_settings(nats_server.url, database_url, tmp_path)
+    database = Database(settings.database)
+    await upgrade_database(database, MIGRATIONS)
+    broker = Broker(settings.nats, "batch-test")
+    broker.start()
+    await broker.ready.wait()
+    transactions: list[AsyncSession] = []
+
+    async def apply(session: AsyncSession, event: BaseCloudEvent) -> None:
+        transactions.append(session)
+        await note_service.apply_note_written(session, event)
+
+    batched = replace(NOTE_EFFECTS, handler=apply, batched=True)
+    note_service.FAILING_AGGREGATES.add("poisoned")
+    published = 0
+
+    async def publish(*events: BaseCloudEvent) -> None:
+        nonlocal published
+        for event in events:  # each under its own message id: a copy is what a late redelivery looks like
+            published += 1
+            await broker.js.publish("pathway.note.written", to_json(event), headers={"Nats-Msg-Id": str(published)})
+
+    try:
+        # Published before the consumer starts, so that its first fetch takes them as one batch.
+        healthy = [_note_written(str(n), "healthy") for n in range(6)]
+        await publish(*healthy, healthy[2])
+        consumer = DurableConsumer(batched, database, broker, settings.consumer)
+        consumer.start()
+        await eventually(lambda: consumer_caught_up(nats_server.url))
+        assert len(transactions) == 6 and len(set(map(id, transactions))) == 1
+        assert await _effects(database) == sorted(e.get_id() for e in healthy)
+
+        poisoned, behind = _note_written("p", "poisoned"), [_note_written(f"b{n}", "healthy") for n in range(3)]
+        await publish(poisoned, *behind)
+        await eventually(lambda: consumer_caught_up(nats_server.url))
+        await consumer.stop()
+        assert await _effects(database) == sorted(e.get_id() for e in [*healthy, *behind])
+        connection = await nats.connect(nats_server.url)
+        try:
+            letters = await connection.jetstream().stream_info(settings.nats.dead_letter_stream)
+            assert letters.state.messages == 1
+        finally:
+            await connection.close()
+    finally:
+        await broker.close()
+        await database.dispose()
+
+
+async def _effects(database: Database) -> list[str]:
+    async with database.sessionmaker() as session:
+        return sorted((await session.execute(select(col(note_service.NoteEffect.event_id)))).scalars())
+
+
+def test_a_batched_consumer_takes_a_plain_handler_in_any_order() -> None:
+    with pytest.raises(ValueError, match="plain handler"):
+        replace(NOTE_EFFECTS, batched=True, in_order=True)
+
+
+def _note_written(note_id: str, aggregate: str) -> BaseCloudEvent:
+    data = {"note_id": note_id, "aggregate": aggregate}
+    return new_event(source="/notes", type="note.written", subject=note_id, data=data)

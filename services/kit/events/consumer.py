@@ -20,9 +20,10 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from services.kit.db import Database, UtcDateTime
 from services.kit.events.broker import Broker
@@ -71,6 +72,13 @@ class ConsumerSpec:
     one event at a time and the next only once it is acknowledged. Otherwise an
     event left unacknowledged by a crash, or put back after a failure, comes
     back behind those published after it.
+
+    `batched` applies each fetched batch in one transaction, calling the handler
+    for each new event in turn: one commit for up to `batch_size` events instead
+    of one each, for a consumer whose every effect waits on one lock (the access
+    log's chain). Should any event of the batch fail, the batch is rolled back and
+    its events are applied one at a time, so a failing event is retried and
+    dead-lettered on its own.
     """
 
     name: str
@@ -78,6 +86,11 @@ class ConsumerSpec:
     handler: Handler | None = None
     prepare: Preparation | None = None
     in_order: bool = False
+    batched: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batched and (self.prepare is not None or self.in_order):
+            raise ValueError("a batched consumer takes a plain handler, in any order")
 
     async def handler_for(self, event: BaseCloudEvent) -> Handler:
         if self.prepare is not None:
@@ -163,6 +176,8 @@ class DurableConsumer:
                 logger.warning("fetch failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
                 await asyncio.sleep(0.5)
                 continue
+            if self.spec.batched and await self.applied_together(messages):
+                continue
             for message in messages:
                 try:
                     await self.handle(message)
@@ -170,6 +185,41 @@ class DurableConsumer:
                     # The effect is committed; an unacknowledged message comes back and
                     # the inbox turns it into a no-op.
                     logger.warning("ack failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+
+    async def applied_together(self, messages: list[Msg]) -> bool:
+        """Apply a batch in one transaction and acknowledge it; False, with nothing changed, if any part fails."""
+        assert self.spec.handler is not None, f"batched consumer {self.spec.name} has no handler"
+        try:
+            events = [from_json(message.data) for message in messages]
+            async with self.database.sessionmaker() as session, session.begin():
+                ids = [event.get_id() for event in events]
+                already = set(
+                    await session.scalars(
+                        select(col(InboxEvent.event_id)).where(
+                            col(InboxEvent.consumer) == self.spec.name, col(InboxEvent.event_id).in_(ids)
+                        )
+                    )
+                )
+                for event in events:
+                    if event.get_id() in already:
+                        continue
+                    already.add(event.get_id())  # a copy later in the same batch is skipped too
+                    session.add(
+                        InboxEvent(consumer=self.spec.name, event_id=event.get_id(), processed_at=datetime.now(UTC))
+                    )
+                    await self.spec.handler(session, event)
+        except Exception as failure:  # noqa: BLE001 (whatever failed, each event is tried on its own next)
+            logger.warning(
+                "batch failed; applying its events one at a time",
+                extra={"consumer": self.spec.name, "events": len(messages), "error": type(failure).__name__},
+            )
+            return False
+        for message in messages:
+            try:
+                await message.ack()
+            except NatsError as error:  # unacknowledged, it comes back and the inbox skips it
+                logger.warning("ack failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+        return True
 
     async def handle(self, message: Msg) -> None:
         try:
