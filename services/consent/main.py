@@ -23,8 +23,10 @@ async def apply_access_recorded(session: AsyncSession, event: BaseCloudEvent) ->
     await service.append_to_audit(session, event.get_id(), AccessRecorded.model_validate(event.get_data()))
 
 
+# Batched: every entry waits on the chain's one lock, and one commit per entry could not keep
+# up with the audited reads of a steady load (docs/performance.md, "events waiting").
 ACCESS_LOG = ConsumerSpec(
-    name="consent-access-log", subjects=[nats_subject(AUDIT_EVENT_TYPE)], handler=apply_access_recorded
+    name="consent-access-log", subjects=[nats_subject(AUDIT_EVENT_TYPE)], handler=apply_access_recorded, batched=True
 )
 
 

@@ -26,6 +26,7 @@ from services.kit.auth import Principal
 from services.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 VERIFY_PAGE = 5000
+_CHAIN_END = "audit_chain_end"  # session.info: (the transaction holding the lock, the last entry it appended)
 
 
 class GrantNotFound(NotFound):
@@ -361,9 +362,18 @@ def _audit(
 
 
 async def append_to_audit(session: AsyncSession, event_id: str, recorded: AccessRecorded) -> AuditEntry:
-    """Add an entry at the end of the chain; appends take turns, so the chain never forks."""
-    await repository.lock_chain(session)
-    last = await repository.last_entry(session)
+    """Add an entry at the end of the chain; appends take turns, so the chain never forks.
+
+    The first append of a transaction takes the chain's lock and reads its end; the lock lasts
+    as long as the transaction, so later appends in it (a batch) go on from the entry before.
+    """
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_CHAIN_END)
+    if held is not None and held[0] is transaction:
+        last = held[1]
+    else:
+        await repository.lock_chain(session)
+        last = await repository.last_entry(session)
     entry = AuditEntry(
         position=(last.position + 1) if last is not None else 1,
         event_id=event_id,
@@ -383,6 +393,7 @@ async def append_to_audit(session: AsyncSession, event_id: str, recorded: Access
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
+    session.info[_CHAIN_END] = (transaction, entry)
     return entry
 
 
