@@ -26,6 +26,7 @@ from services.kit.natsserver import free_port, nats_server_command
 SERVICES = ("assessment", "consent", "plan", "notifications")
 STOP_GRACE_SECONDS = 15.0
 START_TIMEOUT_SECONDS = 60.0
+NATS_MEMORY_LIMIT = "64MiB"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -86,7 +87,11 @@ def plan_children(
         nats_port = free_port()
         nats_url = f"nats://127.0.0.1:{nats_port}"
         nats_command = nats_server_command(nats_port, data_dir / "nats")
-        children.append(Child("nats", nats_command, log_file=data_dir / "nats.log"))
+        # nats-server is a Go program: without a soft memory limit its heap gives memory back
+        # lazily, and its resident size kept climbing with the stream under a steady load
+        # (docs/performance.md). GOMEMLIMIT set in the environment wins.
+        memory_limit = {"GOMEMLIMIT": os.environ.get("GOMEMLIMIT", NATS_MEMORY_LIMIT)}
+        children.append(Child("nats", nats_command, memory_limit, log_file=data_dir / "nats.log"))
     common = {"PATHWAY_DATA_DIR": str(data_dir), "NATS_URL": nats_url}
     upstreams: dict[str, str] = {}
     for name in SERVICES:
