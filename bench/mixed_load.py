@@ -13,7 +13,12 @@ writes by the council, 20%: a new draft assessment, or a change to a plan of its
 own with `If-Match`. Every read by the health team is decided by the consent
 rule and audited. It prints requests/s, p50 and p99 per kind of request and in
 all, any answer that was not the expected one, and each process's resident
-memory at the start and the end of the timed window (aim: no growth beyond 10%).
+memory every `--memory-every` seconds (60) through the timed window (aim: no
+growth beyond 10% from its start to its end), with the growth over the window's
+second half beside it, which tells a store that fills while it warms from one
+that keeps growing. Last, how many events wait at each durable consumer at the
+start and the end of the window: a consumer that falls behind is throughput the
+requests/s figure does not show.
 The baseline, in the same run, is a bare FastAPI app answering a plan of the
 same size (`create_plan_stub_app`) at the same concurrency for `--baseline-seconds`.
 """
@@ -24,6 +29,7 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +40,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import nats
 from cryptography.fernet import Fernet
 
 from bench.common import (
@@ -53,6 +60,7 @@ from services.kit.natsserver import free_port
 PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "assessment" / "samples"
 READY_SECONDS = 120.0
+STREAM = "PATHWAY"
 # (kind, share): reads 80%, writes 20%.
 MIX = (
     ("read assessment (health, grant)", 25),
@@ -246,11 +254,18 @@ async def main(arguments: argparse.Namespace) -> None:
             clients = await http_clients(stack, url, arguments.concurrency)
             await load(clients, arguments.warmup, families, council, health, arguments.seed)
             processes = children_of(runner.pid)
-            before = {name: resident_mib(pid) for name, pid in processes.items()}
+            nats_url = printed_nats_url(folder / "system.log")
+            backlog_before = await consumer_backlog(nats_url)
+            memory: list[tuple[float, dict[str, float]]] = []
+            sampling = asyncio.create_task(sample_memory(processes, arguments.memory_every, memory))
             latencies, unexpected, seconds = await load(
                 clients, arguments.seconds, families, council, health, arguments.seed + 1000
             )
-            after = {name: resident_mib(pid) for name, pid in processes.items()}
+            sampling.cancel()
+            if seconds - memory[-1][0] < arguments.memory_every / 2:
+                memory.pop()  # the last sample is the end's
+            memory.append((seconds, {name: resident_mib(pid) for name, pid in processes.items()}))
+            backlog_after = await consumer_backlog(nats_url)
 
         baseline_port = free_port()
         with serving("bench.apps:create_plan_stub_app", baseline_port, {}, folder / "baseline.log") as base_url:
@@ -282,14 +297,53 @@ async def main(arguments: argparse.Namespace) -> None:
         ],
     )
     print(f"\nanswers other than 200/201: {dict(unexpected) or 'none'}")
-    print("\nresident memory of each process")
+    print_memory(memory)
+    print("\nevents waiting at each durable consumer")
+    print_table(
+        ["consumer", "at the start", "at the end"],
+        [[name, backlog_before.get(name, 0), waiting] for name, waiting in sorted(backlog_after.items())],
+    )
+    behind = [f"{name} +{waiting - backlog_before.get(name, 0)}" for name, waiting in sorted(backlog_after.items())
+              if waiting > backlog_before.get(name, 0) + 100]  # fmt: skip
+    print(f"consumers falling behind: {', '.join(behind) or 'none'}")
+
+
+def printed_nats_url(log: Path) -> str:
+    """The NATS server `make up`'s runner started, as it printed it."""
+    found = re.search(r"^\s+nats\s+(nats://\S+)", log.read_text(errors="replace"), re.MULTILINE)
+    assert found is not None, "the runner printed no NATS URL"
+    return found.group(1)
+
+
+async def consumer_backlog(nats_url: str) -> dict[str, int]:
+    """Events each durable consumer has not yet acknowledged: not yet delivered, or delivered and in hand."""
+    connection = await nats.connect(nats_url)
+    try:
+        consumers = await connection.jetstream().consumers_info(STREAM)
+    finally:
+        await connection.close()
+    return {c.name: (c.num_pending or 0) + (c.num_ack_pending or 0) for c in consumers if c.name is not None}
+
+
+async def sample_memory(processes: dict[str, int], every: float, samples: list[tuple[float, dict[str, float]]]) -> None:
+    began = time.monotonic()
+    while True:
+        samples.append((time.monotonic() - began, {name: resident_mib(pid) for name, pid in processes.items()}))
+        await asyncio.sleep(every)
+
+
+def print_memory(samples: list[tuple[float, dict[str, float]]]) -> None:
+    print("\nresident memory of each process (MiB) through the timed window")
+    start, middle, end = samples[0][1], samples[len(samples) // 2][1], samples[-1][1]
     growth_rows = [
-        [name, round(before[name], 1), round(after[name], 1), round((after[name] / before[name] - 1) * 100, 1),
-         "yes" if after[name] <= before[name] * 1.10 else "NO"]
-        for name in sorted(before)
+        [name, *(round(sample[name], 1) for _, sample in samples), round((end[name] / start[name] - 1) * 100, 1),
+         round((end[name] / middle[name] - 1) * 100, 1), "yes" if end[name] <= start[name] * 1.10 else "NO"]
+        for name in sorted(start)
     ]  # fmt: skip
-    print_table(["process", "start MiB", "end MiB", "growth %", "within 10%"], growth_rows)
-    grown = [f"{name} {growth:+.0f}%" for name, _, _, growth, within in growth_rows if within == "NO"]
+    print_table(
+        ["process", *(f"{at:.0f} s" for at, _ in samples), "growth %", "second half %", "within 10%"], growth_rows
+    )
+    grown = [f"{row[0]} {row[-3]:+.0f}%" for row in growth_rows if row[-1] == "NO"]
     print(f"aim: no process's memory grows beyond 10%: {'missed (' + ', '.join(grown) + ')' if grown else 'met'}")
 
 
@@ -301,6 +355,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--families", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory-every", type=float, default=60.0)
     add_loop_argument(parser)
     arguments = parser.parse_args()
     run(main(arguments), arguments.loop)
