@@ -161,8 +161,10 @@ class System:
 
     def stop_nats_node(self, index: int, *, kill: bool) -> None:
         self.outages.append(Outage(f"nats-{index}", asyncio.get_running_loop().time()))
-        node = self.nats.nodes[index]
-        node.kill() if kill else node.stop()
+        if kill:
+            self.nats.nodes[index].kill()
+        else:
+            self.nats.nodes[index].stop()
 
     async def start_nats_node(self, index: int) -> None:
         self.nats.nodes[index].start()

@@ -5,8 +5,10 @@ The whole system runs as `make up` runs it, on SQLite or, when
 registering families, submitting assessments and changing the plans that open
 from them, while a subscriber's webhook (through the notifications service) and
 an integrator's JetStream consumer take every plan event. Meanwhile each
-process is killed with SIGKILL and started again, NATS is stopped and started,
-and, in a three-node JetStream cluster with three replicas, one node is killed.
+process is killed with SIGKILL and started again; NATS is stopped, a service is
+stopped and started while it is away, and NATS is started again; and, in a
+three-node JetStream cluster with three replicas, the node leading the stream
+is killed and later restarted.
 
 Afterwards: every request answered 2xx is in the database; every committed
 plan change reached both subscribers, once by event id; each submission opened
