@@ -13,12 +13,12 @@ writes by the council, 20%: a new draft assessment, or a change to a plan of its
 own with `If-Match`. Every read by the health team is decided by the consent
 rule and audited. It prints requests/s, p50 and p99 per kind of request and in
 all, any answer that was not the expected one, and each process's resident
-memory every `--memory-every` seconds (60) through the timed window (aim: no
+memory every `--sample-every` seconds (60) through the timed window (aim: no
 growth beyond 10% from its start to its end), with the growth over the window's
 second half beside it, which tells a store that fills while it warms from one
-that keeps growing. Last, how many events wait at each durable consumer at the
-start and the end of the window: a consumer that falls behind is throughput the
-requests/s figure does not show.
+that keeps growing. Beside it, how many events wait at each durable consumer
+at each sample: a consumer falling behind is work the requests/s figure does
+not show.
 The baseline, in the same run, is a bare FastAPI app answering a plan of the
 same size (`create_plan_stub_app`) at the same concurrency for `--baseline-seconds`.
 """
@@ -26,6 +26,7 @@ same size (`create_plan_stub_app`) at the same concurrency for `--baseline-secon
 import argparse
 import asyncio
 import base64
+import itertools
 import json
 import os
 import random
@@ -36,6 +37,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -61,6 +63,7 @@ PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "assessment" / "samples"
 READY_SECONDS = 120.0
 STREAM = "PATHWAY"
+BATCH = 50  # events a consumer fetches at once (CONSUMER_BATCH_SIZE's default)
 # (kind, share): reads 80%, writes 20%.
 MIX = (
     ("read assessment (health, grant)", 25),
@@ -255,17 +258,15 @@ async def main(arguments: argparse.Namespace) -> None:
             await load(clients, arguments.warmup, families, council, health, arguments.seed)
             processes = children_of(runner.pid)
             nats_url = printed_nats_url(folder / "system.log")
-            backlog_before = await consumer_backlog(nats_url)
-            memory: list[tuple[float, dict[str, float]]] = []
-            sampling = asyncio.create_task(sample_memory(processes, arguments.memory_every, memory))
+            samples: list[Sample] = []
+            sampling = asyncio.create_task(sample_every(arguments.sample_every, processes, nats_url, samples))
             latencies, unexpected, seconds = await load(
                 clients, arguments.seconds, families, council, health, arguments.seed + 1000
             )
             sampling.cancel()
-            if seconds - memory[-1][0] < arguments.memory_every / 2:
-                memory.pop()  # the last sample is the end's
-            memory.append((seconds, {name: resident_mib(pid) for name, pid in processes.items()}))
-            backlog_after = await consumer_backlog(nats_url)
+            if seconds - samples[-1].at < arguments.sample_every / 2:
+                samples.pop()  # the last sample is the end's
+            samples.append(await sample(seconds, processes, nats_url))
 
         baseline_port = free_port()
         with serving("bench.apps:create_plan_stub_app", baseline_port, {}, folder / "baseline.log") as base_url:
@@ -297,15 +298,8 @@ async def main(arguments: argparse.Namespace) -> None:
         ],
     )
     print(f"\nanswers other than 200/201: {dict(unexpected) or 'none'}")
-    print_memory(memory)
-    print("\nevents waiting at each durable consumer")
-    print_table(
-        ["consumer", "at the start", "at the end"],
-        [[name, backlog_before.get(name, 0), waiting] for name, waiting in sorted(backlog_after.items())],
-    )
-    behind = [f"{name} +{waiting - backlog_before.get(name, 0)}" for name, waiting in sorted(backlog_after.items())
-              if waiting > backlog_before.get(name, 0) + 100]  # fmt: skip
-    print(f"consumers falling behind: {', '.join(behind) or 'none'}")
+    print_memory(samples)
+    print_backlog(samples)
 
 
 def printed_nats_url(log: Path) -> str:
@@ -325,26 +319,57 @@ async def consumer_backlog(nats_url: str) -> dict[str, int]:
     return {c.name: (c.num_pending or 0) + (c.num_ack_pending or 0) for c in consumers if c.name is not None}
 
 
-async def sample_memory(processes: dict[str, int], every: float, samples: list[tuple[float, dict[str, float]]]) -> None:
+@dataclass
+class Sample:
+    at: float  # seconds into the timed window
+    memory: dict[str, float]  # MiB resident, by process
+    waiting: dict[str, int]  # events not yet acknowledged, by durable consumer
+
+
+async def sample(at: float, processes: dict[str, int], nats_url: str) -> Sample:
+    memory = {name: resident_mib(pid) for name, pid in processes.items()}
+    return Sample(at, memory, await consumer_backlog(nats_url))
+
+
+async def sample_every(every: float, processes: dict[str, int], nats_url: str, samples: list[Sample]) -> None:
     began = time.monotonic()
     while True:
-        samples.append((time.monotonic() - began, {name: resident_mib(pid) for name, pid in processes.items()}))
+        samples.append(await sample(time.monotonic() - began, processes, nats_url))
         await asyncio.sleep(every)
 
 
-def print_memory(samples: list[tuple[float, dict[str, float]]]) -> None:
+def print_memory(samples: list[Sample]) -> None:
     print("\nresident memory of each process (MiB) through the timed window")
-    start, middle, end = samples[0][1], samples[len(samples) // 2][1], samples[-1][1]
+    start, middle, end = samples[0].memory, samples[len(samples) // 2].memory, samples[-1].memory
     growth_rows = [
-        [name, *(round(sample[name], 1) for _, sample in samples), round((end[name] / start[name] - 1) * 100, 1),
+        [name, *(round(s.memory[name], 1) for s in samples), round((end[name] / start[name] - 1) * 100, 1),
          round((end[name] / middle[name] - 1) * 100, 1), "yes" if end[name] <= start[name] * 1.10 else "NO"]
         for name in sorted(start)
     ]  # fmt: skip
     print_table(
-        ["process", *(f"{at:.0f} s" for at, _ in samples), "growth %", "second half %", "within 10%"], growth_rows
+        ["process", *(f"{s.at:.0f} s" for s in samples), "growth %", "second half %", "within 10%"], growth_rows
     )
     grown = [f"{row[0]} {row[-3]:+.0f}%" for row in growth_rows if row[-1] == "NO"]
     print(f"aim: no process's memory grows beyond 10%: {'missed (' + ', '.join(grown) + ')' if grown else 'met'}")
+
+
+def print_backlog(samples: list[Sample]) -> None:
+    """A consumer is falling behind when what waits for it grew at every sample of the second half,
+    by more than a batch in all."""
+    print("\nevents waiting at each durable consumer through the timed window")
+    second_half = samples[len(samples) // 2 :]
+    middle, end = second_half[0].waiting, second_half[-1].waiting
+    print_table(
+        ["consumer", *(f"{s.at:.0f} s" for s in samples)],
+        [[name, *(s.waiting.get(name, 0) for s in samples)] for name in sorted(end)],
+    )
+    behind = [
+        f"{name} +{end[name] - middle.get(name, 0)}"
+        for name in sorted(end)
+        if end[name] > middle.get(name, 0) + BATCH
+        and all(b.waiting.get(name, 0) > a.waiting.get(name, 0) for a, b in itertools.pairwise(second_half))
+    ]
+    print(f"consumers falling behind over the second half: {', '.join(behind) or 'none'}")
 
 
 if __name__ == "__main__":
@@ -355,7 +380,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--families", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--memory-every", type=float, default=60.0)
+    parser.add_argument("--sample-every", type=float, default=60.0)
     add_loop_argument(parser)
     arguments = parser.parse_args()
     run(main(arguments), arguments.loop)
