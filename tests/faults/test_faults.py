@@ -12,7 +12,8 @@ is killed and later restarted.
 
 Afterwards: every request answered 2xx is in the database; every committed
 plan change reached both subscribers, once by event id; each submission opened
-one plan; and the only failures were "no answer", 502, 503 or 504 while a
+one plan; every plan read answered is in the access log, whose chain verifies;
+and the only failures were "no answer", 502, 503 or 504 while a
 process the request needed was away. A 500 is never right.
 """
 
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -207,11 +208,35 @@ async def assert_nothing_lost_or_doubled(observed: Observed) -> None:
             submitted[event.data["assessment_id"]].add(event.id)
     assert {a: len(submitted[a]) for a in load.assessments} == dict.fromkeys(load.assessments, 1)
 
+    await assert_every_plan_read_is_in_the_access_log(system, load)
+
     # Failures only while a process the request needed was away, and never a 500.
     failed = [t for t in load.tries if t.status is None or t.status >= 500]
     assert [t for t in failed if t.status == 500] == []
     unexplained = [t for t in failed if not any(_during(t, o) for o in system.outages if o.name in t.needs)]
     assert unexplained == [], f"outages {system.outages}"
+
+
+async def assert_every_plan_read_is_in_the_access_log(system: System, load: Load) -> None:
+    """Each plan read answered 200 is an entry of the access log, however the kills fell; the chain holds."""
+    answered = Counter(
+        t.path.removeprefix("/plans/")
+        for t in load.tries
+        if (t.method, t.status) == ("GET", 200) and "/plans/" in t.path
+    )
+    async with httpx.AsyncClient(base_url=system.gateway_url, headers=await council_headers(system)) as http:
+
+        async def every_read_logged() -> bool:
+            for work in load.plans:
+                entries = (await http.get("/audit", params={"family_id": work.family_id})).json()
+                logged = [e for e in entries if (e["action"], e["resource_id"]) == ("read", work.id)]
+                if len(logged) < answered[work.id]:
+                    return False
+            return True
+
+        await eventually(every_read_logged, within=SETTLED_WITHIN_SECONDS)
+        verified = await http.get("/audit/verify")
+    assert verified.status_code == 200 and verified.json()["valid"] is True, verified.text
 
 
 async def council_headers(system: System) -> dict[str, str]:
