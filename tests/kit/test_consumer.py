@@ -1,7 +1,8 @@
 """Consumers apply each event once, and set aside what they cannot apply."""
 
 import asyncio
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nats
@@ -17,6 +18,7 @@ from services.kit.events.envelope import BaseCloudEvent, new_event, to_json
 from services.kit.events.outbox import OutboxEvent, OutboxRelay, record_event
 from services.kit.migrations import upgrade_database
 from services.kit.natsserver import NatsServer
+from services.kit.settings import ServiceSettings
 from tests.kit import note_service
 from tests.kit.conftest import RunningNotes, effects_by_event, eventually, note_settings, stream_messages
 from tests.kit.note_service import NOTE_EFFECTS
@@ -99,6 +101,27 @@ async def test_failing_event_is_dead_lettered_and_the_events_behind_it_still_app
     assert (await notes.client.get("/internal/dead-letters", headers=notes.admin)).json() == []
 
 
+@dataclass
+class NoteParts:
+    settings: ServiceSettings
+    database: Database
+    broker: Broker
+
+
+@pytest.fixture
+async def parts(nats_server: NatsServer, database_url: str, tmp_path: Path) -> AsyncIterator[NoteParts]:
+    """The notes service's database, migrated, and a broker connected to NATS, without the app around them."""
+    settings = note_settings(nats_server.url, database_url, tmp_path)
+    database = Database(settings.database)
+    await upgrade_database(database, MIGRATIONS)
+    broker = Broker(settings.nats, "consumer-test")
+    broker.start()
+    await broker.ready.wait()
+    yield NoteParts(settings, database, broker)
+    await broker.close()
+    await database.dispose()
+
+
 class RelayKilledBeforeMarking(OutboxRelay):
     """Dies after JetStream acknowledged the batch, before the rows are deleted."""
 
@@ -107,56 +130,40 @@ class RelayKilledBeforeMarking(OutboxRelay):
 
 
 async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(
-    nats_server: NatsServer, database_url: str, tmp_path: Path
+    parts: NoteParts, nats_server: NatsServer
 ) -> None:
-    settings = note_settings(nats_server.url, database_url, tmp_path)
-    database = Database(settings.database)
-    await upgrade_database(database, MIGRATIONS)
-    broker = Broker(settings.nats, "relay-test")
-    broker.start()
-    await broker.ready.wait()
-    try:
-        async with database.sessionmaker() as session, session.begin():
-            events = [
-                new_event(
-                    source="/notes", type="note.written", subject=str(n), data={"note_id": str(n), "aggregate": "a"}
-                )
-                for n in range(5)
-            ]
-            for event in events:
-                record_event(session, event)
+    settings, database, broker = parts.settings, parts.database, parts.broker
+    async with database.sessionmaker() as session, session.begin():
+        events = [
+            new_event(source="/notes", type="note.written", subject=str(n), data={"note_id": str(n), "aggregate": "a"})
+            for n in range(5)
+        ]
+        for event in events:
+            record_event(session, event)
 
-        with pytest.raises(asyncio.CancelledError):
-            await RelayKilledBeforeMarking(database, broker, settings.outbox).publish_pending()
-        async with database.sessionmaker() as session:
-            assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 5
+    with pytest.raises(asyncio.CancelledError):
+        await RelayKilledBeforeMarking(database, broker, settings.outbox).publish_pending()
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 5
 
-        published, _ = await OutboxRelay(database, broker, settings.outbox).publish_pending()
-        assert published == 5
-        messages = await stream_messages(nats_server.url)
-        assert [m.event.get_id() for m in messages] == [e.get_id() for e in events]
+    published, _ = await OutboxRelay(database, broker, settings.outbox).publish_pending()
+    assert published == 5
+    messages = await stream_messages(nats_server.url)
+    assert [m.event.get_id() for m in messages] == [e.get_id() for e in events]
 
-        consumer = DurableConsumer(NOTE_EFFECTS, database, broker, settings.consumer)
-        consumer.start()
-        await eventually(lambda: consumer_caught_up(nats_server.url))
-        await consumer.stop()
-        async with database.sessionmaker() as session:
-            rows = await session.execute(select(col(note_service.NoteEffect.event_id)))
-            assert sorted(rows.scalars()) == sorted(e.get_id() for e in events)
-    finally:
-        await broker.close()
-        await database.dispose()
+    consumer = DurableConsumer(NOTE_EFFECTS, database, broker, settings.consumer)
+    consumer.start()
+    await eventually(lambda: consumer_caught_up(nats_server.url))
+    await consumer.stop()
+    async with database.sessionmaker() as session:
+        rows = await session.execute(select(col(note_service.NoteEffect.event_id)))
+        assert sorted(rows.scalars()) == sorted(e.get_id() for e in events)
 
 
 async def test_a_batched_consumer_applies_a_batch_in_one_transaction_and_a_failing_event_alone(
-    nats_server: NatsServer, database_url: str, tmp_path: Path
+    parts: NoteParts, nats_server: NatsServer
 ) -> None:
-    settings = note_settings(nats_server.url, database_url, tmp_path)
-    database = Database(settings.database)
-    await upgrade_database(database, MIGRATIONS)
-    broker = Broker(settings.nats, "batch-test")
-    broker.start()
-    await broker.ready.wait()
+    settings, database, broker = parts.settings, parts.database, parts.broker
     transactions: list[AsyncSession] = []
 
     async def apply(session: AsyncSession, event: BaseCloudEvent) -> None:
@@ -173,30 +180,26 @@ async def test_a_batched_consumer_applies_a_batch_in_one_transaction_and_a_faili
             published += 1
             await broker.js.publish("pathway.note.written", to_json(event), headers={"Nats-Msg-Id": str(published)})
 
-    try:
-        # Published before the consumer starts, so that its first fetch takes them as one batch.
-        healthy = [_note_written(str(n), "healthy") for n in range(6)]
-        await publish(*healthy, healthy[2])
-        consumer = DurableConsumer(batched, database, broker, settings.consumer)
-        consumer.start()
-        await eventually(lambda: consumer_caught_up(nats_server.url))
-        assert len(transactions) == 6 and len(set(map(id, transactions))) == 1
-        assert await _effects(database) == sorted(e.get_id() for e in healthy)
+    # Published before the consumer starts, so that its first fetch takes them as one batch.
+    healthy = [_note_written(str(n), "healthy") for n in range(6)]
+    await publish(*healthy, healthy[2])
+    consumer = DurableConsumer(batched, database, broker, settings.consumer)
+    consumer.start()
+    await eventually(lambda: consumer_caught_up(nats_server.url))
+    assert len(transactions) == 6 and len(set(map(id, transactions))) == 1
+    assert await _effects(database) == sorted(e.get_id() for e in healthy)
 
-        poisoned, behind = _note_written("p", "poisoned"), [_note_written(f"b{n}", "healthy") for n in range(3)]
-        await publish(poisoned, *behind)
-        await eventually(lambda: consumer_caught_up(nats_server.url))
-        await consumer.stop()
-        assert await _effects(database) == sorted(e.get_id() for e in [*healthy, *behind])
-        connection = await nats.connect(nats_server.url)
-        try:
-            letters = await connection.jetstream().stream_info(settings.nats.dead_letter_stream)
-            assert letters.state.messages == 1
-        finally:
-            await connection.close()
+    poisoned, behind = _note_written("p", "poisoned"), [_note_written(f"b{n}", "healthy") for n in range(3)]
+    await publish(poisoned, *behind)
+    await eventually(lambda: consumer_caught_up(nats_server.url))
+    await consumer.stop()
+    assert await _effects(database) == sorted(e.get_id() for e in [*healthy, *behind])
+    connection = await nats.connect(nats_server.url)
+    try:
+        letters = await connection.jetstream().stream_info(settings.nats.dead_letter_stream)
+        assert letters.state.messages == 1
     finally:
-        await broker.close()
-        await database.dispose()
+        await connection.close()
 
 
 async def _effects(database: Database) -> list[str]:
