@@ -8,8 +8,6 @@ access; the access log tells the story and verifies. On SQLite, or on PostgreSQL
 when `TEST_DATABASE_URL` names a server (each process given its own database).
 """
 
-import base64
-import json
 import os
 import re
 import sys
@@ -22,12 +20,12 @@ import nats
 import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cryptography.fernet import Fernet
-from nats.errors import TimeoutError as FetchTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from deploy import demo
 from services.kit.natsserver import free_port
 from services.kit.testing import DatabaseFactory
-from tests.assessment.conftest import sample
+from tests.assessment.conftest import submitted_sample
 from tests.e2e.conftest import REPOSITORY, MakeUp
 from tests.kit.conftest import eventually
 from tests.notifications.conftest import Receiver
@@ -60,28 +58,8 @@ async def running_stack(tmp_path: Path, database_factory: DatabaseFactory) -> As
         stack.stop()
 
 
-def credentials(stack: MakeUp) -> dict[str, dict[str, str]]:
-    listed = json.loads((Path(stack.env["PATHWAY_DATA_DIR"]) / "demo-credentials.json").read_text())
-    return {entry["type"]: entry for entry in listed}
-
-
 async def bearer(http: httpx.AsyncClient, entry: dict[str, str]) -> dict[str, str]:
-    response = await http.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(entry["client_id"], entry["client_secret"])
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-async def organisation_ids(http: httpx.AsyncClient, stack: MakeUp) -> dict[str, str]:
-    """Each demo organisation's id, as its own token names it."""
-    found: dict[str, str] = {}
-    for kind, entry in credentials(stack).items():
-        token = (await bearer(http, entry))["Authorization"].split()[1]
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        found[kind] = claims["org"]
-    return found
+    return await demo.bearer(http, entry["client_id"], entry["client_secret"])
 
 
 class NatsSubscriber:
@@ -100,7 +78,7 @@ class NatsSubscriber:
             while True:
                 try:
                     messages = await subscription.fetch(100, timeout=1)
-                except FetchTimeout:
+                except TimeoutError:  # nothing more: nats-py raises its own subclass, or asyncio's on a busy machine
                     break
                 for message in messages:
                     event = JSONFormat().read(None, message.data)
@@ -119,8 +97,8 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
     nats_url = re.search(r"nats\s+(nats://\S+)", log)
     assert nats_url, log[-2000:]
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-        orgs = await organisation_ids(http, stack)
-        people = credentials(stack)
+        people = demo.demo_clients(Path(stack.env["PATHWAY_DATA_DIR"]))
+        orgs = {kind: entry["organisation_id"] for kind, entry in people.items()}
         school = await bearer(http, people["school"])
         council = await bearer(http, people["council"])
         health = await bearer(http, people["health"])
@@ -145,11 +123,8 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
         assert family.status_code == 201, family.text
         family_id = family.json()["id"]
         request = await http.post(
-            "/assessments",
-            json={"family_id": family_id, "form": {"key": "request-for-support", "version": 1},
-                  "answers": sample("request-for-support", 1), "status": "submitted"},
-            headers=school,
-        )  # fmt: skip
+            "/assessments", json=submitted_sample(family_id, "request-for-support"), headers=school
+        )
         assert request.status_code == 201, request.text
 
         # The council finds the family by its NHS number? Not yet: the school has not shared it.
@@ -167,11 +142,8 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
 
         # The council's system posts the submitted early help assessment; a draft plan appears by itself.
         assessment = await http.post(
-            "/assessments",
-            json={"family_id": family_id, "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": sample("early-help-assessment", 1), "status": "submitted"},
-            headers=council,
-        )  # fmt: skip
+            "/assessments", json=submitted_sample(family_id, "early-help-assessment"), headers=council
+        )
         assert assessment.status_code == 201, assessment.text
         plans: list[dict[str, Any]] = []
 
