@@ -25,7 +25,6 @@ same size (`create_plan_stub_app`) at the same concurrency for `--baseline-secon
 
 import argparse
 import asyncio
-import base64
 import itertools
 import json
 import os
@@ -57,6 +56,7 @@ from bench.common import (
     serving,
     wait_healthy,
 )
+from deploy import demo
 from services.kit.natsserver import free_port
 
 PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
@@ -120,14 +120,6 @@ def whole_system(folder: Path, databases: dict[str, str], port: int) -> Iterator
         process.terminate()
         process.wait(timeout=60)
         log.close()
-
-
-async def token(http: httpx.AsyncClient, entry: dict[str, str]) -> dict[str, str]:
-    issued = await http.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(entry["client_id"], entry["client_secret"])
-    )
-    issued.raise_for_status()
-    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 class Families:
@@ -244,16 +236,15 @@ async def main(arguments: argparse.Namespace) -> None:
             url = f"http://127.0.0.1:{port}"
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
             deadline = time.monotonic() + READY_SECONDS
-            while not (folder / "data" / "demo-credentials.json").exists():
+            while not (folder / "data" / demo.CREDENTIALS_FILE).exists():
                 if time.monotonic() > deadline or runner.poll() is not None:
                     raise SystemExit((folder / "system.log").read_text()[-4000:])
                 await asyncio.sleep(0.5)
             await asyncio.sleep(2)  # the seed writes the file before it prints the table
-            people = {e["type"]: e for e in json.loads((folder / "data" / "demo-credentials.json").read_text())}
-            council, health = await token(http, people["council"]), await token(http, people["health"])
-            claims = health["Authorization"].split()[1].split(".")[1]
-            health_org = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["org"]
-            families = await prepare(http, council, health_org, arguments.families)
+            people = demo.demo_clients(folder / "data")
+            council = await demo.bearer(http, people["council"]["client_id"], people["council"]["client_secret"])
+            health = await demo.bearer(http, people["health"]["client_id"], people["health"]["client_secret"])
+            families = await prepare(http, council, people["health"]["organisation_id"], arguments.families)
             clients = await http_clients(stack, url, arguments.concurrency)
             await load(clients, arguments.warmup, families, council, health, arguments.seed)
             processes = children_of(runner.pid)

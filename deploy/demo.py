@@ -76,8 +76,8 @@ def service_client_credentials(data_dir: Path) -> tuple[str, str]:
     return str(kept["client_id"]), str(kept["client_secret"])
 
 
-async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-    response = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], admin: dict[str, str]) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=admin)
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer
@@ -88,24 +88,21 @@ async def seed(gateway_url: str, data_dir: Path, client_id: str, secret: str) ->
     if (data_dir / SEEDED_MARKER).exists():
         return
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        token_response = await client.post(
-            "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-        )
-        token_response.raise_for_status()
-        token = token_response.json()["access_token"]
+        admin = await bearer(client, client_id, secret)
         credentials = []
         for demo in DEMO:
-            organisation = await _post(client, "/admin/organisations", demo["organisation"], token)
+            organisation = await _post(client, "/admin/organisations", demo["organisation"], admin)
             api_client = await _post(
                 client,
                 "/admin/clients",
                 {"organisation_id": organisation["id"], "name": "Demo case system", "scopes": demo["scopes"]},
-                token,
+                admin,
             )
-            user = await _post(client, "/admin/users", {"organisation_id": organisation["id"], **demo["user"]}, token)
+            user = await _post(client, "/admin/users", {"organisation_id": organisation["id"], **demo["user"]}, admin)
             credentials.append(
                 {
                     "organisation": organisation["name"],
+                    "organisation_id": organisation["id"],
                     "type": organisation["type"],
                     "client_id": api_client["id"],
                     "client_secret": api_client["client_secret"],
@@ -119,6 +116,19 @@ async def seed(gateway_url: str, data_dir: Path, client_id: str, secret: str) ->
     (data_dir / SEEDED_MARKER).touch()
     print(f"\nFirst start: an admin client was made. Its secret is shown this once:\n"
           f"  client id      {client_id}\n  client secret  {secret}\n")  # fmt: skip
+
+
+def demo_clients(data_dir: Path) -> dict[str, dict[str, str]]:
+    """The demo organisations' API clients and staff sign-ins, by organisation type, as the first start wrote them."""
+    listed: list[dict[str, str]] = json.loads((data_dir / CREDENTIALS_FILE).read_text())
+    return {entry["type"]: entry for entry in listed}
+
+
+async def bearer(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:
+    """An Authorization header for an API client, from the token endpoint of the gateway at `client`'s base URL."""
+    issued = await client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    issued.raise_for_status()
+    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
 
 
 def how_to_get_a_token(gateway_url: str, data_dir: Path) -> str:

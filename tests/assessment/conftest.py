@@ -24,6 +24,12 @@ def sample(key: str, version: int) -> dict[str, Any]:
     return answers
 
 
+def submitted_sample(family_id: str, key: str, version: int = 1) -> dict[str, Any]:
+    """The body of `POST /assessments` that submits the form's sample answers for a family at once."""
+    form = {"key": key, "version": version}
+    return {"family_id": family_id, "form": form, "answers": sample(key, version), "status": "submitted"}
+
+
 @dataclass
 class Organisation:
     id: str

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.assessment.conftest import sample
+from tests.assessment.conftest import submitted_sample
 
 CHANGES_PER_PLAN = 4
 GIVE_UP_AFTER_SECONDS = 90.0
@@ -115,9 +115,7 @@ class Load:
         self.families.append(family_id)
         assessment = await self._send(
             "POST", "/assessments", {"gateway", "assessment", "consent"},
-            json={"family_id": family_id, "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": sample("early-help-assessment", 1), "status": "submitted"},
-            headers={"Idempotency-Key": f"{key}-assessment"},
+            json=submitted_sample(family_id, "early-help-assessment"), headers={"Idempotency-Key": f"{key}-assessment"},
         )  # fmt: skip
         assert assessment.status_code == 201, assessment.text
         self.assessments[assessment.json()["id"]] = family_id

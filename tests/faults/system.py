@@ -8,7 +8,6 @@ NATS is one server, or a JetStream cluster of three on loopback.
 """
 
 import asyncio
-import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,17 +106,13 @@ class System:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.nats = nats_server
         self.gateway_url = ""
+        self.council: dict[str, str] = {}  # the demo council's case system's Authorization header
         self.outages: list[Outage] = []
         self._children: dict[str, Child] = {}
         self._http = httpx.AsyncClient()
 
     def log(self, name: str) -> str:
         return (self.data_dir / f"{name}.log").read_text(errors="replace")
-
-    def credentials(self) -> list[dict[str, str]]:
-        """The demo organisations' API clients, as `make up` writes them on first start."""
-        listed: list[dict[str, str]] = json.loads((self.data_dir / demo.CREDENTIALS_FILE).read_text())
-        return listed
 
     async def start(self) -> None:
         await self.nats.start()
@@ -136,6 +131,9 @@ class System:
         await asyncio.gather(*(wait_healthy(child, self._http) for child in self._children.values()))
         assert bootstrap is not None
         await demo.seed(self.gateway_url, self.data_dir, *bootstrap)
+        council = demo.demo_clients(self.data_dir)["council"]
+        async with httpx.AsyncClient(base_url=self.gateway_url) as http:
+            self.council = await demo.bearer(http, council["client_id"], council["client_secret"])
 
     async def kill(self, name: str) -> None:
         """SIGKILL: no shutdown hook runs, whatever was in flight is cut off."""

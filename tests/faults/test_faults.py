@@ -88,10 +88,11 @@ class Observed:
         self.receiver = Receiver()
         self.reader = StreamReader(system.nats.url, ["pathway.plan.>", "pathway.assessment.submitted"])
         self.load: Load
+        self.committed: dict[str, tuple[int, str]] = {}  # each plan's version and next review, once the load stopped
 
     async def start(self) -> None:
         await self.receiver.start()
-        council = await council_headers(self.system)
+        council = self.system.council
         async with httpx.AsyncClient(base_url=self.system.gateway_url) as http:
             body = {"url": self.receiver.url, "event_types": ["plan.*"]}
             subscribed = await http.post("/subscriptions", json=body, headers=council)
@@ -126,7 +127,8 @@ class Observed:
         """Stop the load, then give the subscribers time to catch up with every committed change."""
         try:
             await self.load.stop()
-            expected = _versions_of(self.load.plans, await committed_versions(self.system, self.load))
+            self.committed = await committed_versions(self.system, self.load)
+            expected = _versions_of(self.load.plans, self.committed)
 
             async def caught_up() -> bool:
                 return all(_by_plan_version(events).keys() >= expected for events in self.plan_events().values())
@@ -173,8 +175,7 @@ async def test_a_jetstream_cluster_node_killed_under_load(start_system: StartSys
 
 async def assert_nothing_lost_or_doubled(observed: Observed) -> None:
     system, load = observed.system, observed.load
-    council = await council_headers(system)
-    async with httpx.AsyncClient(base_url=system.gateway_url, headers=council, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, headers=system.council, timeout=10) as http:
         # Every request answered 2xx is in the database.
         for family_id in load.families:
             family = await http.get(f"/families/{family_id}")
@@ -187,7 +188,7 @@ async def assert_nothing_lost_or_doubled(observed: Observed) -> None:
             plans = (await http.get("/plans", params={"family_id": family_id})).json()
             assert len(plans) == 1, f"family {family_id} has {len(plans)} plans"
     # Each change took effect once: as many versions as changes acknowledged, the last one showing.
-    committed = await committed_versions(system, load)
+    committed = observed.committed
     for work in load.plans:
         assert committed[work.id] == (work.first_version + CHANGES_PER_PLAN, work.next_review_due[-1]), work
 
@@ -224,7 +225,7 @@ async def assert_every_plan_read_is_in_the_access_log(system: System, load: Load
         for t in load.tries
         if (t.method, t.status) == ("GET", 200) and "/plans/" in t.path
     )
-    async with httpx.AsyncClient(base_url=system.gateway_url, headers=await council_headers(system)) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, headers=system.council) as http:
 
         async def every_read_logged() -> bool:
             for work in load.plans:
@@ -239,23 +240,10 @@ async def assert_every_plan_read_is_in_the_access_log(system: System, load: Load
     assert verified.status_code == 200 and verified.json()["valid"] is True, verified.text
 
 
-async def council_headers(system: System) -> dict[str, str]:
-    council = next(entry for entry in system.credentials() if entry["type"] == "council")
-    async with httpx.AsyncClient(base_url=system.gateway_url) as http:
-        token = await http.post(
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(council["client_id"], council["client_secret"]),
-        )
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
 async def committed_versions(system: System, load: Load) -> dict[str, tuple[int, str]]:
     """Each plan of the load's version and next review, as the plan service holds them now."""
-    council = await council_headers(system)
     found = {}
-    async with httpx.AsyncClient(base_url=system.gateway_url, headers=council, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, headers=system.council, timeout=10) as http:
         for work in load.plans:
             plan = await http.get(f"/plans/{work.id}")
             assert plan.status_code == 200, plan.text
