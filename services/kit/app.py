@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import APIRouter, FastAPI
 
-from services.kit import health
+from services.kit import health, metrics
 from services.kit.auth import JwksCache, KeySource, TokenVerifier
 from services.kit.db import Database
 from services.kit.events import deadletters
@@ -19,10 +19,14 @@ from services.kit.events.outbox import OutboxRelay
 from services.kit.guards import JSON_MEDIA_TYPES, BodyGuardMiddleware
 from services.kit.health import ReadinessCheck
 from services.kit.logs import AccessLogMiddleware, configure_logging
+from services.kit.metrics import Metrics, MetricsMiddleware
 from services.kit.migrations import upgrade_database
-from services.kit.problems import PROBLEM_RESPONSES, UnhandledErrorMiddleware, install_problem_handlers
+from services.kit.openapi import declare_problems, install_problem_schema
+from services.kit.problems import UnhandledErrorMiddleware, install_problem_handlers
 from services.kit.requestid import RequestIdMiddleware, propagate_request_id
+from services.kit.revocation import RevocationListener, Revocations
 from services.kit.settings import ServiceSettings
+from services.kit.tracing import Tracing, TracingMiddleware, propagate_trace_context
 
 # Work of the service's own to start after the kit's and stop before it.
 ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -40,38 +44,52 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     consumers: Sequence[ConsumerSpec] = (),
     readiness_checks: dict[str, ReadinessCheck] | None = None,
-    migrations_dir: Path | None = None,
+    migrations_dirs: Sequence[Path] = (),
     accepted_media_types: Collection[str] = JSON_MEDIA_TYPES,
     lifespan: ExtraLifespan = _nothing,
     token_keys: KeySource | None = None,
     serve_openapi: bool = True,
+    trust_trace_context: bool = True,
 ) -> FastAPI:
     """The app of one service.
 
     Everything that holds a connection is made in the lifespan and kept on
-    `app.state`: `database`, `http`, `verifier`, `broker`, `relay`, `consumers`.
-    Tokens are verified against the issuer's JWKS unless `token_keys` says otherwise.
+    `app.state`: `database`, `http`, `verifier`, `broker`, `relay`, `consumers`,
+    `revocations`. Tokens are verified against the issuer's JWKS unless
+    `token_keys` says otherwise, and refused once their credentials are revoked.
+    `metrics` and `tracing` are made with the app; `trust_trace_context` continues
+    a caller's trace (the gateway, facing the outside, starts its own).
     """
+    app_metrics = Metrics()
+    tracing = Tracing(settings.tracing, settings.name)
 
     @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.name, settings.log_level)
+        tracing.start()
         database = Database(settings.database)
-        await upgrade_database(database, migrations_dir)
+        await upgrade_database(database, migrations_dirs)
         # One client for the app's life: its connection pool is what makes calls between services cheap.
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.http.client_timeout_seconds, connect=settings.http.connect_timeout_seconds),
-            event_hooks={"request": [propagate_request_id]},
+            event_hooks={"request": [propagate_request_id, propagate_trace_context]},
         )
         app.state.http = http
-        app.state.verifier = TokenVerifier(settings.auth, token_keys or JwksCache(settings.auth, http))
+        revocations = Revocations(settings.auth.revocations_kept_seconds)
+        app.state.revocations = revocations
+        app.state.verifier = TokenVerifier(settings.auth, token_keys or JwksCache(settings.auth, http), revocations)
         broker = Broker(settings.nats, settings.name)
-        relay = OutboxRelay(database, broker, settings.outbox)
-        running = {spec.name: DurableConsumer(spec, database, broker, settings.consumer) for spec in consumers}
+        revocation_listener = RevocationListener(broker, revocations)
+        relay = OutboxRelay(database, broker, settings.outbox, metrics=app_metrics, tracing=tracing)
+        running = {
+            spec.name: DurableConsumer(spec, database, broker, settings.consumer, metrics=app_metrics, tracing=tracing)
+            for spec in consumers
+        }
         app.state.database, app.state.broker, app.state.relay = database, broker, relay
         app.state.consumers = running
         broker.start()
         relay.start()
+        revocation_listener.start()
         try:
             # Consumers start once the service's own start-up is done, since their handlers may need it.
             async with lifespan(app):
@@ -83,10 +101,12 @@ def create_service_app(
                     for consumer in running.values():
                         await consumer.stop()
         finally:
+            await revocation_listener.stop()
             await relay.stop()
             await broker.close()
             await http.aclose()
             await database.dispose()
+            tracing.shutdown()
 
     app = FastAPI(
         title=title,
@@ -96,18 +116,22 @@ def create_service_app(
         redoc_url=None,
     )
     app.state.readiness_checks = dict(readiness_checks or {})
+    app.state.metrics, app.state.tracing = app_metrics, tracing
     install_problem_handlers(app)
     # Added innermost first: the request id is set before anything logs.
     app.add_middleware(
         BodyGuardMiddleware,
         max_body_bytes=settings.http.max_body_bytes,
         accepted_media_types=accepted_media_types,
+        max_json_depth=settings.http.max_json_depth,
     )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app_metrics)
+    app.add_middleware(TracingMiddleware, tracing=tracing, trust_incoming=trust_trace_context)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(health.router)
-    app.include_router(deadletters.router)
-    for router in routers:
-        app.include_router(router, responses=PROBLEM_RESPONSES)
+    for router in (health.router, metrics.router, deadletters.router, *routers):
+        declare_problems(router)
+        app.include_router(router)
+    install_problem_schema(app)
     return app

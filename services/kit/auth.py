@@ -1,5 +1,8 @@
 """Bearer tokens, verified by each service itself, turned into a `Principal`.
 
+A token whose subject or organisation was revoked after it was issued is
+refused too (`services.kit.revocation`), however long it has left to live.
+
 Keys come from the issuer's JWKS (the gateway's, or an external identity
 provider's), cached and fetched again when a token names a key id not yet
 seen, at most once per `jwks_min_refresh_seconds` so that made-up key ids
@@ -20,6 +23,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from services.kit.problems import Forbidden, ServiceUnavailable, Unauthorized
+from services.kit.revocation import Revocations
 from services.kit.settings import AuthSettings
 
 
@@ -32,8 +36,11 @@ class Principal:
     organisation_type: str
     scopes: frozenset[str]
     token_id: str | None = None
+    # Standing the organisation holds on the platform, set by its administrator (e.g. "coordinator").
+    organisation_roles: frozenset[str] = frozenset()
     # The bearer token itself, so that a service can ask another on the caller's behalf (never logged).
     token: str = field(default="", repr=False, compare=False)
+    issued_at: float | None = None  # the token's `iat`, which a revocation is compared with
 
 
 class InvalidToken(Unauthorized):
@@ -96,9 +103,10 @@ class TokenVerifier:
 
     REMEMBERED_AT_MOST = 10_000
 
-    def __init__(self, settings: AuthSettings, keys: KeySource) -> None:
+    def __init__(self, settings: AuthSettings, keys: KeySource, revocations: Revocations | None = None) -> None:
         self.settings = settings
         self.keys = keys
+        self.revocations = revocations or Revocations()
         self._accepted: dict[str, tuple[Principal, float]] = {}  # token -> (principal, expiry)
         self._claims = JWTClaimsRegistry(
             leeway=settings.leeway_seconds,
@@ -109,6 +117,12 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        principal = await self._signed(token)
+        if self.revocations.refuses(principal.subject, principal.organisation_id, principal.issued_at):
+            raise InvalidToken("The token's client, staff member or organisation has been disabled.")
+        return principal
+
+    async def _signed(self, token: str) -> Principal:
         remembered = self._accepted.get(token)
         if remembered is not None:
             principal, expires_at = remembered
@@ -150,6 +164,10 @@ class TokenVerifier:
         else:
             raise InvalidToken("The token's scope claim is neither a string nor a list of strings.")
         token_id = claims.get("jti")
+        issued_at = claims.get("iat")
+        roles = claims.get(self.settings.org_roles_claim, [])
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise InvalidToken("The token's organisation roles are not a list of strings.")
         return Principal(
             subject=str(claims["sub"]),
             organisation_id=organisation,
@@ -157,6 +175,8 @@ class TokenVerifier:
             scopes=frozenset(scope_list),
             token_id=token_id if isinstance(token_id, str) else None,
             token=token,
+            organisation_roles=frozenset(roles),
+            issued_at=float(issued_at) if isinstance(issued_at, int | float) else None,
         )
 
 

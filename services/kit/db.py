@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from services.kit.problems import ServiceError
 from services.kit.settings import DatabaseSettings
 
 # Stable constraint names, so that migrations can name what they alter or drop.
@@ -131,6 +132,9 @@ def database_of(request: Request) -> Database:
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The session of one request: committed when the handler returns, rolled back if it raises.
 
+    An expected failure may keep something (`ServiceError.kept`, e.g. the audit entry of a
+    refusal): it is written in a transaction of its own after the rollback.
+
     Services and repositories never commit; that is what lets an outbox row share
     the transaction of the change it describes.
     """
@@ -138,6 +142,13 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+        except ServiceError as error:
+            await session.rollback()
+            if error.kept:
+                for keep in error.kept:
+                    keep(session)
+                await session.commit()
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from services.kit.db import Database, database_of
 from services.kit.events.broker import Broker
+from services.kit.openapi import problems
 from services.kit.problems import PROBLEM_MEDIA_TYPE, ServiceUnavailable, problem_body
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[bool]]
@@ -31,7 +32,7 @@ async def database_reachable(database: Database) -> bool:
     return True
 
 
-@router.get("/readyz", responses={503: {"content": {PROBLEM_MEDIA_TYPE: {}}}})
+@router.get("/readyz", responses=problems(503))
 async def readyz(request: Request, database: Annotated[Database, Depends(database_of)]) -> JSONResponse:
     """The database and NATS answer, and so does whatever else this service needs."""
     broker: Broker = request.app.state.broker

@@ -2,15 +2,18 @@
 
 A service keeps its revisions in `<service>/migrations/versions/`; the kit keeps
 the outbox and inbox tables in `kit/alembic/versions/` under the branch label
-`kit`. `upgrade_database` applies every head at start, holding an advisory
+`kit`; a shared package with tables of its own (`services/access`) keeps them in
+its own `migrations/versions/`, and the apps that use it name that folder too.
+`upgrade_database` applies every head at start, holding an advisory
 lock on PostgreSQL so that replicas starting together migrate once.
 
 To write a revision for a service:
-    python -m services.kit.migrations services/plan/migrations/versions -m "add goal"
+    python -m services.kit.migrations services/<service>/migrations/versions -m "add a column"
 """
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -25,10 +28,8 @@ ALEMBIC_DIR = Path(__file__).parent / "alembic"
 _MIGRATION_LOCK_KEY = 0x6D696772617465
 
 
-def alembic_config(versions_dir: Path | None) -> Config:
-    locations = [ALEMBIC_DIR / "versions"]
-    if versions_dir is not None:
-        locations.append(versions_dir)
+def alembic_config(versions_dirs: Sequence[Path] = ()) -> Config:
+    locations = [ALEMBIC_DIR / "versions", *versions_dirs]
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("path_separator", "os")
@@ -41,8 +42,8 @@ def _upgrade(connection: Connection, config: Config) -> None:
     command.upgrade(config, "heads")
 
 
-async def upgrade_database(database: Database, versions_dir: Path | None) -> None:
-    config = alembic_config(versions_dir)
+async def upgrade_database(database: Database, versions_dirs: Sequence[Path] = ()) -> None:
+    config = alembic_config(versions_dirs)
     async with database.engine.begin() as connection:
         if database.dialect == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
@@ -51,13 +52,13 @@ async def upgrade_database(database: Database, versions_dir: Path | None) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write a new, empty migration for a service.")
-    parser.add_argument("versions_dir", type=Path, help="e.g. services/plan/migrations/versions")
+    parser.add_argument("versions_dir", type=Path, help="e.g. services/<service>/migrations/versions")
     parser.add_argument("-m", "--message", required=True)
     args = parser.parse_args()
     versions_dir: Path = args.versions_dir.resolve()
     versions_dir.mkdir(parents=True, exist_ok=True)
     service = versions_dir.parent.parent.name  # each service's revisions carry its name as branch label
-    config = alembic_config(versions_dir)
+    config = alembic_config([versions_dir])
     has_revisions = any(
         service in (revision.branch_labels or ()) for revision in ScriptDirectory.from_config(config).walk_revisions()
     )

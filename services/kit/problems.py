@@ -7,14 +7,17 @@ HTTP errors and anything unexpected as `application/problem+json`. A problem's
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from services.kit.asgi import HttpMiddleware
@@ -38,6 +41,8 @@ class ServiceError(Exception):
         self.detail = detail
         self.extensions = extensions
         self.headers: dict[str, str] = {}
+        # Written in a transaction of their own once the request's is rolled back: what a refusal must leave behind.
+        self.kept: list[Callable[[AsyncSession], None]] = []
 
 
 class BadRequest(ServiceError):
@@ -141,22 +146,9 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     request_id: str | None = None
-
-
-def _problem_response_doc(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-
-
-# Documented on every route of every service, so that partners see the errors to expect.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_response_doc("Malformed request, such as a body that is not JSON"),
-    401: _problem_response_doc("No valid access token"),
-    403: _problem_response_doc("The token lacks a scope, or the organisation may not see this"),
-    413: _problem_response_doc("The body is too large"),
-    415: _problem_response_doc("The body is not JSON"),
-    422: _problem_response_doc("The request is not valid; `errors` lists JSON pointers"),
-    500: _problem_response_doc("A fault of ours"),
-}
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="for a request that is not valid: each failing `pointer` or `parameter`, and why"
+    )
 
 
 def problem_body(error: ServiceError, instance: str | None = None) -> dict[str, Any]:
@@ -216,12 +208,28 @@ async def _unencodable_text(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, request.url.path)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the path answers.
+
+    Starlette's 405 names only the methods of the first route whose path matched, so
+    `POST /things` next to `GET /things` would be said to allow POST alone.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error = _BY_STATUS.get(exc.status_code, BadRequest)()
     error.status = exc.status_code
     if exc.headers:
         error.headers = dict(exc.headers)
+    if exc.status_code == 405:
+        error.headers["Allow"] = _allowed_methods(request)
     return problem_response(error, request.url.path)
 
 

@@ -1,4 +1,4 @@
-"""A token for a service acting as itself: the OAuth2 client-credentials grant, kept until it nearly expires.
+"""A token for a service acting as itself: OAuth2 client credentials, kept until it nearly expires.
 
 Written here rather than taken from authlib's httpx integration, which now
 builds on `httpx2` while every service shares one `httpx` client: what is
@@ -7,6 +7,7 @@ needed is one POST and a cached answer.
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,17 @@ class ServiceToken:
             if time.monotonic() >= self._renew_at:
                 await self._fetch()
         return self._token
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A call as this service; a 401 (a rotated key, a renewed client) is tried once more with a fresh token.
+
+        Transport errors propagate as httpx's own, for the caller to say what could not be reached.
+        """
+        response = await self.http.request(method, url, headers=await self.headers(), **kwargs)
+        if response.status_code == 401:
+            self.forget()
+            response = await self.http.request(method, url, headers=await self.headers(), **kwargs)
+        return response
 
     def forget(self) -> None:
         """Fetch afresh next time: for a token refused before its time (a rotated key, a disabled client)."""

@@ -6,15 +6,16 @@ deployment configures them with plain environment variables.
 """
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class DatabaseSettings(BaseSettings):
     """Where a service keeps its own tables.
 
-    `url` is an SQLAlchemy async URL: `sqlite+aiosqlite:///.data/assessment.db`
+    `url` is an SQLAlchemy async URL: `sqlite+aiosqlite:///.data/<service>.db`
     by default, `postgresql+asyncpg://...` in production.
     """
 
@@ -30,7 +31,13 @@ class DatabaseSettings(BaseSettings):
 
 
 class NatsSettings(BaseSettings):
-    """The NATS server and the JetStream stream that carries domain events."""
+    """The NATS server and the JetStream stream that carries domain events.
+
+    A process with a NATS user of its own signs in with its nkey seed (`nkey_seed_file`, a file a
+    secret is mounted as, or `nkey_seed` itself) and takes its replies on `inbox_prefix`, the one
+    subject space its user may subscribe to. Only a process with `manage_streams` creates and
+    changes the streams and their durable consumers; the others wait until they exist.
+    """
 
     model_config = SettingsConfigDict(env_prefix="NATS_", extra="ignore")
 
@@ -43,6 +50,10 @@ class NatsSettings(BaseSettings):
     max_age_days: float = 365.0
     duplicate_window_seconds: float = 120.0
     reconnect_wait_seconds: float = 0.5
+    nkey_seed_file: Path | None = None
+    nkey_seed: SecretStr = SecretStr("")
+    inbox_prefix: str = "_INBOX"
+    manage_streams: bool = True
 
     @property
     def servers(self) -> list[str]:
@@ -87,9 +98,12 @@ class AuthSettings(BaseSettings):
     algorithms: list[str] = Field(default_factory=lambda: ["ES256", "RS256"])
     jwks_cache_seconds: float = 300.0
     jwks_min_refresh_seconds: float = 10.0  # however many unknown kids arrive
+    # How far back a starting process reads revocations: at least the longest life of a token.
+    revocations_kept_seconds: float = 86_400.0
     leeway_seconds: int = 30
     org_claim: str = "org"
     org_type_claim: str = "org_type"
+    org_roles_claim: str = "org_roles"
     scope_claim: str = "scope"
 
 
@@ -99,6 +113,8 @@ class HttpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
 
     max_body_bytes: int = 1_048_576
+    # Deeper JSON is refused before parsing: parsers and validators recurse, and fail past a few hundred levels.
+    max_json_depth: int = Field(default=64, ge=1)
     client_timeout_seconds: float = 10.0  # calls this service makes to others
     connect_timeout_seconds: float = 2.0
 
@@ -116,6 +132,22 @@ class ServiceClientSettings(BaseSettings):
     token_url: str = "http://127.0.0.1:8000/oauth/token"  # noqa: S105 (an address, not a secret)
 
 
+class TracingSettings(BaseSettings):
+    """Where spans go: nowhere (the default), OTLP, the console, or the process's memory (tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACES_", extra="ignore")
+
+    exporter: Literal["none", "otlp", "console", "memory"] = "none"
+    # The OpenTelemetry variable: set, it turns OTLP export on; the exporter reads it (and its siblings) itself.
+    otlp_endpoint: str = Field(default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    @property
+    def chosen(self) -> str:
+        if self.exporter == "none" and self.otlp_endpoint:
+            return "otlp"
+        return self.exporter
+
+
 class ServiceSettings(BaseSettings):
     """The settings every service has; a service subclasses it to add its own."""
 
@@ -124,8 +156,6 @@ class ServiceSettings(BaseSettings):
     name: str = "service"
     log_level: str = "INFO"
     data_dir: Path = Field(default=Path(".data"), validation_alias="PATHWAY_DATA_DIR")
-    # Where reads of a family's data are decided (the consent service); empty: by authorship alone.
-    access_decisions_url: str = Field(default="", validation_alias="ACCESS_DECISIONS_URL")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     nats: NatsSettings = Field(default_factory=NatsSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
@@ -133,6 +163,7 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     service_client: ServiceClientSettings = Field(default_factory=ServiceClientSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _default_database(self) -> "ServiceSettings":

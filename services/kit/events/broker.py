@@ -39,6 +39,23 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     ]
 
 
+def signing_in(settings: NatsSettings) -> dict[str, Any]:
+    """nats-py's options for the process's own NATS user (none when NATS is open) and its reply inbox."""
+    options: dict[str, Any] = {"inbox_prefix": settings.inbox_prefix}
+    if settings.nkey_seed_file is not None:
+        options["nkeys_seed"] = str(settings.nkey_seed_file)
+    elif seed := settings.nkey_seed.get_secret_value():
+        options["nkeys_seed_str"] = seed
+    return options
+
+
+async def streams_exist(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Raises NotFoundError until the process that manages the streams has made them."""
+    for config in stream_configs(settings):
+        assert config.name is not None
+        await js.stream_info(config.name)
+
+
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
     """Create the streams, or bring their configuration in line with settings. Idempotent."""
     for config in stream_configs(settings):
@@ -91,10 +108,14 @@ class Broker:
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
+                    **signing_in(self.settings),
                 )
-                await ensure_streams(self.nc.jetstream(), self.settings)
+                if self.settings.manage_streams:
+                    await ensure_streams(self.nc.jetstream(), self.settings)
+                else:
+                    await streams_exist(self.nc.jetstream(), self.settings)
             except (OSError, TimeoutError, nats.errors.Error) as error:
-                logger.warning("nats not reachable yet", extra={"error": type(error).__name__})
+                logger.warning("nats not ready yet", extra={"error": type(error).__name__})
                 if not self.nc.is_closed:
                     await self.nc.close()
                 self.nc = NatsClient()

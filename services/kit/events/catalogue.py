@@ -1,5 +1,7 @@
 """The events one service emits: each type with its payload model, written into the outbox by payload."""
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,14 @@ class EventCatalogue:
         self.source = source
         self.payloads = payloads
 
-    def emit(self, session: AsyncSession, payload: BaseModel, *, subject: str, family_id: str | None = None) -> None:
+    def emit(
+        self,
+        session: AsyncSession,
+        payload: BaseModel,
+        *,
+        subject: str,
+        extensions: Mapping[str, str | None] | None = None,
+    ) -> None:
         """Write the event of `payload` into the transaction of the change it describes.
 
         Its type is the one the catalogue names for the payload's model; a payload
@@ -26,7 +35,7 @@ class EventCatalogue:
                 type=event_type,
                 subject=subject,
                 data=payload.model_dump(mode="json"),
-                family_id=family_id,
+                extensions=extensions,
                 organisation_id=getattr(payload, "organisation_id", None),
             ),
         )

@@ -5,13 +5,20 @@ the inbox; the message is acknowledged only after that commit. A redelivered
 event finds its id in the inbox and is acknowledged without a second effect.
 An event whose handler keeps failing is moved to the dead-letter subject
 `<prefix>.<consumer>` after `max_attempts`, and the consumer goes on with the
-events behind it.
+events behind it. A failure that says another part of the system is away for
+now (`ServiceUnavailable`) is not the event's fault: it is tried again, backing
+off to `UNAVAILABLE_RETRY_CAP_SECONDS`, until that part answers, so an outage
+delays the event and never drops it.
+
+Each event is handled in a consumer span that continues the trace in the
+message's `traceparent` header (or, without one, the event's own attribute).
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +27,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,12 +35,18 @@ from sqlmodel import Field, SQLModel, col
 
 from services.kit.db import Database, UtcDateTime
 from services.kit.events.broker import Broker
-from services.kit.events.envelope import REQUEST_ID_EXTENSION, BaseCloudEvent, from_json
+from services.kit.events.envelope import REQUEST_ID_EXTENSION, TRACEPARENT_EXTENSION, BaseCloudEvent, from_json
+from services.kit.metrics import Metrics, metrics_scope
+from services.kit.problems import ServiceUnavailable
 from services.kit.requestid import request_id_scope
-from services.kit.settings import ConsumerSettings
+from services.kit.settings import ConsumerSettings, TracingSettings
 from services.kit.tasks import stop_task
+from services.kit.tracing import TRACEPARENT, Tracing
 
 logger = logging.getLogger(__name__)
+
+# The longest wait between tries of an event held up by another part's outage.
+UNAVAILABLE_RETRY_CAP_SECONDS = 30.0
 
 Handler = Callable[[AsyncSession, BaseCloudEvent], Awaitable[None]]
 
@@ -113,6 +127,18 @@ async def apply_once(database: Database, consumer: str, event: BaseCloudEvent, h
         await handler(session, event)
 
 
+def consumer_config(spec: ConsumerSpec, settings: ConsumerSettings) -> ConsumerConfig:
+    """The durable JetStream consumer of `spec`, as the process that manages the streams makes it."""
+    return ConsumerConfig(
+        durable_name=spec.name,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_seconds,
+        filter_subjects=spec.subjects,
+        max_ack_pending=1 if spec.in_order else 1000,
+    )
+
+
 class DurableConsumer:
     def __init__(
         self,
@@ -120,11 +146,16 @@ class DurableConsumer:
         database: Database,
         broker: Broker,
         settings: ConsumerSettings,
+        *,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.spec = spec
         self.database = database
         self.broker = broker
         self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.tracing = tracing or Tracing(TracingSettings(), spec.name)
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
 
@@ -145,18 +176,14 @@ class DurableConsumer:
 
     async def run(self) -> None:
         await self.broker.ready.wait()
-        config = ConsumerConfig(
-            durable_name=self.spec.name,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.settings.ack_wait_seconds,
-            filter_subjects=self.spec.subjects,
-            max_ack_pending=1 if self.spec.in_order else 1000,
-        )
+        stream = self.broker.settings.stream
         batch = 1 if self.spec.in_order else self.settings.batch_size
         while True:
             try:
-                await self.broker.js.add_consumer(self.broker.settings.stream, config)
+                if self.broker.settings.manage_streams:
+                    await self.broker.js.add_consumer(stream, consumer_config(self.spec, self.settings))
+                else:  # made by the process that manages the streams; until then, not found
+                    await self.broker.js.consumer_info(stream, self.spec.name)
                 subscription = await self.broker.js.pull_subscribe_bind(
                     self.spec.name, stream=self.broker.settings.stream
                 )
@@ -171,11 +198,14 @@ class DurableConsumer:
             try:
                 messages = await subscription.fetch(batch, timeout=1)
             except (NatsTimeoutError, TimeoutError):
+                self.metrics.consumer_pending.labels(self.spec.name).set(0)  # nothing waiting to be handed out
                 continue
             except NatsError as error:
                 logger.warning("fetch failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
                 await asyncio.sleep(0.5)
                 continue
+            if messages:  # what the stream still holds for this consumer behind the last one handed out
+                self.metrics.consumer_pending.labels(self.spec.name).set(messages[-1].metadata.num_pending)
             if self.spec.batched and await self.applied_together(messages):
                 continue
             for message in messages:
@@ -214,6 +244,7 @@ class DurableConsumer:
                 extra={"consumer": self.spec.name, "events": len(messages), "error": type(failure).__name__},
             )
             return False
+        self.metrics.events_consumed.labels(self.spec.name, "applied").inc(len(messages))
         for message in messages:
             try:
                 await message.ack()
@@ -228,11 +259,16 @@ class DurableConsumer:
             await self._dead_letter(message, unreadable)
             return
         extension = event.get_attributes().get(REQUEST_ID_EXTENSION)
-        with request_id_scope(extension if isinstance(extension, str) else None):
+        with (
+            request_id_scope(extension if isinstance(extension, str) else None),
+            metrics_scope(self.metrics),
+            self._span(message, event),
+        ):
             try:
                 await apply_once(self.database, self.spec.name, event, await self.spec.handler_for(event))
             except AlreadyProcessed:
                 logger.info("duplicate skipped", extra={"consumer": self.spec.name, "event_id": event.get_id()})
+                self.metrics.events_consumed.labels(self.spec.name, "duplicate").inc()
             except Exception as failure:
                 attempts = message.metadata.num_delivered
                 logger.warning(
@@ -240,12 +276,37 @@ class DurableConsumer:
                     extra={"consumer": self.spec.name, "event_id": event.get_id(), "attempt": attempts},
                     exc_info=failure,
                 )
-                if attempts >= self.settings.max_attempts:
+                delay = self.settings.retry_delay_seconds * 2 ** min(attempts - 1, 16)
+                if isinstance(failure, ServiceUnavailable):
+                    await message.nak(delay=min(delay, UNAVAILABLE_RETRY_CAP_SECONDS))
+                    self.metrics.events_consumed.labels(self.spec.name, "retried").inc()
+                elif attempts >= self.settings.max_attempts:
                     await self._dead_letter(message, failure)
                 else:
-                    await message.nak(delay=self.settings.retry_delay_seconds * 2 ** (attempts - 1))
+                    await message.nak(delay=delay)
+                    self.metrics.events_consumed.labels(self.spec.name, "retried").inc()
                 return
+            else:
+                self.metrics.events_consumed.labels(self.spec.name, "applied").inc()
         await message.ack()
+
+    def _span(self, message: Msg, event: BaseCloudEvent) -> AbstractContextManager[object]:
+        """The consumer span of one event, in the trace the publisher's header (or the event) names."""
+        if self.tracing.tracer is None:
+            return contextlib.nullcontext()
+        parent = (message.headers or {}).get(TRACEPARENT) or event.get_extension(TRACEPARENT_EXTENSION)
+        return self.tracing.span(
+            f"process {message.subject}",
+            SpanKind.CONSUMER,
+            parent=parent if isinstance(parent, str) else None,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": message.subject,
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.message.id": event.get_id(),
+            },
+        )
 
     async def _dead_letter(self, message: Msg, failure: Exception) -> None:
         headers = {
@@ -265,4 +326,6 @@ class DurableConsumer:
         logger.error(
             "event dead-lettered", extra={"consumer": self.spec.name, "stream_seq": message.metadata.sequence.stream}
         )
+        self.metrics.dead_letters.labels(self.spec.name).inc()
+        self.metrics.events_consumed.labels(self.spec.name, "dead_lettered").inc()
         await message.term()

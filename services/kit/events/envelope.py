@@ -2,10 +2,13 @@
 
 Built on the `cloudevents` SDK (`cloudevents.core`), so the attribute rules and
 the JSON format are the specification's, not ours. Extension attributes name
-the family and the organisation an event concerns and the request that caused
-it; `data` is thin: identifiers, versions and changed field names only.
+the organisation an event concerns, the request that caused it, the trace
+context it was made in (CloudEvents' distributed-tracing `traceparent`, when
+tracing is on), and whatever else a caller adds (`extensions`); `data` is thin:
+identifiers, versions and changed field names only.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
@@ -13,11 +16,12 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from services.kit.requestid import current_request_id
+from services.kit.tracing import TRACEPARENT, current_traceparent
 
 SUBJECT_PREFIX = "pathway"
-FAMILY_EXTENSION = "familyid"
 ORGANISATION_EXTENSION = "orgid"
 REQUEST_ID_EXTENSION = "requestid"
+TRACEPARENT_EXTENSION = TRACEPARENT
 
 _FORMAT = JSONFormat()
 
@@ -30,27 +34,31 @@ def new_event(
     type: str,
     subject: str,
     data: dict[str, Any],
-    family_id: str | None = None,
     organisation_id: str | None = None,
+    extensions: Mapping[str, str | None] | None = None,
 ) -> CloudEvent:
-    """A new event; `type` is `<aggregate>.<past-tense verb>`, e.g. `plan.closed`."""
+    """A new event; `type` is `<aggregate>.<past-tense verb>`, e.g. `note.written`.
+
+    An extension whose value is None is left out.
+    """
     attributes: dict[str, Any] = {
         "source": source,
         "type": type,
         "subject": subject,
         "datacontenttype": "application/json",
     }
-    extensions = {
-        FAMILY_EXTENSION: family_id,
+    named = {
+        **(extensions or {}),
         ORGANISATION_EXTENSION: organisation_id,
         REQUEST_ID_EXTENSION: current_request_id(),
+        TRACEPARENT_EXTENSION: current_traceparent(),
     }
-    attributes.update({name: value for name, value in extensions.items() if value is not None})
+    attributes.update({name: value for name, value in named.items() if value is not None})
     return CloudEvent(attributes, data)
 
 
 def nats_subject(event_type: str) -> str:
-    """`plan.review_recorded` travels on `pathway.plan.review_recorded`."""
+    """`note.written` travels on `pathway.note.written`."""
     return f"{SUBJECT_PREFIX}.{event_type}"
 
 

@@ -60,12 +60,18 @@ class AccessPolicy(Protocol):
         ...
 
 
+COORDINATOR = "coordinator"
+
+
 def own_basis(principal: Principal, authors: Collection[str], team: Collection[str]) -> Basis | None:
-    """Authorship or a team place: what a service knows from its own records, without asking anyone."""
+    """What a service knows without asking anyone: authorship or a team place from its own records, and
+    a coordinator's public task from the caller's token."""
     if principal.organisation_id in authors:
         return Basis("authorship", principal.organisation_id)
     if principal.organisation_id in team:
         return Basis("team", principal.organisation_id)
+    if COORDINATOR in principal.organisation_roles:
+        return Basis("public_task", principal.organisation_id)
     return None
 
 
@@ -110,12 +116,11 @@ class RemoteAccessDecisions:
     ) -> Basis | None:
         if (own := own_basis(principal, authors, team)) is not None:
             return own
+        # Who wrote the record was decided above; the consent service decides the rest from its own records.
         question = {
             "family_id": family_id,
             "category": category,
             "purpose": purpose,
-            "authors": sorted(authors),
-            "team": sorted(team),
             # Named even when it is the caller's own: a service asks for the organisation it acts for.
             "organisation_id": principal.organisation_id,
             "organisation_type": principal.organisation_type,

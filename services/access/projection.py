@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,21 +33,27 @@ from sqlalchemy import JSON, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel, col
 
-from services.kit.access import AuthorshipOnly, Basis, RemoteAccessDecisions, own_basis
-from services.kit.access_rule import GrantTerms, OverrideTerms, Question, decide
+from services.access.config import AccessSettings
+from services.access.decisions import AuthorshipOnly, Basis, RemoteAccessDecisions, own_basis
+from services.access.rule import GrantTerms, OverrideTerms, Question, decide
 from services.kit.auth import Principal
 from services.kit.db import UtcDateTime
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import BaseCloudEvent, nats_subject
 from services.kit.service_token import ServiceToken
-from services.kit.settings import ServiceSettings
 from services.kit.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
+# The copy's tables: every app that keeps the copy names this folder in `create_service_app(migrations_dirs=...)`.
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
 POLL_SECONDS = 0.1
 FRESH_FOR = 0.5  # seconds since the consent service last told its revision
 ACCESS_EVENTS = ("consent.granted", "consent.withdrawn", "consent.expired", "override.opened", "override.expired")
+# Each of these opens or closes access, so the consent service always gives it a revision. The expiries
+# at a time limit carry none and change nothing the copy does not know from the terms already.
+ALWAYS_REVISED = frozenset({"consent.granted", "consent.withdrawn", "override.opened"})
 
 
 class GrantCopy(SQLModel, table=True):
@@ -87,9 +94,7 @@ def _at(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-async def _advance(session: AsyncSession, revision: int | None) -> None:
-    if revision is None:
-        return
+async def _advance(session: AsyncSession, revision: int) -> None:
     applied = await session.get(AppliedRevision, 1, with_for_update=True)
     if applied is None:
         applied = AppliedRevision(id=1, value=0)
@@ -102,9 +107,21 @@ async def _advance(session: AsyncSession, revision: int | None) -> None:
 
 
 async def apply_access_event(session: AsyncSession, event: BaseCloudEvent) -> None:
+    """Apply one change of grants or overrides; one without the consent service's revision is not applied.
+
+    Only the consent service may publish these events (docs/security.md, "NATS accounts and subject
+    permissions"), and it numbers every change it makes: an event without a number did not come from it.
+    """
     data = event.get_data()
     assert isinstance(data, dict)
     kind = event.get_type()
+    if data.get("revision") is None:
+        if kind in ALWAYS_REVISED:
+            # Ids only: the event's payload names a practitioner.
+            logger.warning(
+                "access event without a revision ignored", extra={"event_type": kind, "event_id": event.get_id()}
+            )
+        return
     if kind == "consent.granted":
         await session.merge(
             GrantCopy(
@@ -140,7 +157,7 @@ async def apply_access_event(session: AsyncSession, event: BaseCloudEvent) -> No
             override.expires_at = min(override.expires_at, _at(data["ended_at"]))
             session.add(override)
     # consent.expired changes nothing: a grant's end is in its terms already.
-    await _advance(session, data.get("revision"))
+    await _advance(session, int(data["revision"]))
 
 
 def access_copy_consumer(service_name: str) -> ConsumerSpec:
@@ -225,17 +242,7 @@ class ProjectedAccessDecisions:
             team=frozenset(team),
         )
         grants = [
-            GrantTerms(
-                id=grant.id,
-                family_id=grant.family_id,
-                categories=grant.categories,
-                recipient_organisations=grant.recipient_organisations,
-                recipient_types=grant.recipient_types,
-                purpose=grant.purpose,
-                starts_at=grant.starts_at,
-                ends_at=grant.ends_at,
-                withdrawn_at=grant.withdrawn_at,
-            )
+            GrantTerms.of(grant)
             for grant in (
                 await session.execute(select(GrantCopy).where(col(GrantCopy.family_id) == family_id))
             ).scalars()
@@ -263,12 +270,12 @@ class ProjectedAccessDecisions:
         )
 
 
-def access_consumers(settings: ServiceSettings) -> list[ConsumerSpec]:
+def access_consumers(settings: AccessSettings) -> list[ConsumerSpec]:
     return [access_copy_consumer(settings.name)] if settings.access_decisions_url else []
 
 
 @asynccontextmanager
-async def deciding_access(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[None]:
+async def deciding_access(app: FastAPI, settings: AccessSettings) -> AsyncIterator[None]:
     """Sets `app.state.access_policy`: by authorship alone, or from the consent service (copied while current)."""
     if not settings.access_decisions_url:
         app.state.access_policy = AuthorshipOnly()

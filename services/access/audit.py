@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.access import Basis
+from services.access.decisions import Basis
+from services.access.events import family_event
 from services.kit.auth import Principal
-from services.kit.events.envelope import new_event
 from services.kit.events.outbox import record_event
 
 AUDIT_EVENT_TYPE = "audit.recorded"
@@ -59,7 +59,7 @@ def record_access(
     )
     record_event(
         session,
-        new_event(
+        family_event(
             source=source,
             type=AUDIT_EVENT_TYPE,
             subject=f"{resource_type}/{resource_id}",
