@@ -2,25 +2,26 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.access.audit import AUDIT_EVENT_TYPE
+from services.access.projection import MIGRATIONS as ACCESS_MIGRATIONS
 from services.consent import routes, service
+from services.consent.clients import FamilyMatcher
 from services.consent.config import ConsentSettings
+from services.consent.events import apply_access_recorded
+from services.consent.service.audit import Anchor
+from services.consent.signing import EMBEDDED_KEY_FILE, AuditSigningKey, ensure_key_file
 from services.kit.app import create_service_app
-from services.kit.audit import AUDIT_EVENT_TYPE, AccessRecorded
 from services.kit.events.consumer import ConsumerSpec
-from services.kit.events.envelope import BaseCloudEvent, nats_subject
+from services.kit.events.envelope import nats_subject
 from services.kit.periodic import running_every
+from services.kit.service_token import ServiceToken
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
-
-
-async def apply_access_recorded(session: AsyncSession, event: BaseCloudEvent) -> None:
-    """Every service's `audit.recorded` events become entries of the one access log."""
-    await service.append_to_audit(session, event.get_id(), AccessRecorded.model_validate(event.get_data()))
 
 
 # Batched: every entry waits on the chain's one lock, and one commit per entry could not keep
@@ -32,13 +33,28 @@ ACCESS_LOG = ConsumerSpec(
 
 def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     settings = settings or ConsentSettings()
+    anchor = Anchor(AuditSigningKey.from_file(_signing_key_file(settings)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.family_matcher = FamilyMatcher(
+            ServiceToken(app.state.http, settings.service_client), settings.assessment_url
+        )
+        app.state.audit_anchor = anchor
         sweeping = running_every(
             app.state.database, settings.expiry_sweep_seconds, service.announce_endings, "expiry-sweep"
         )
-        async with sweeping:
+        sign = partial(
+            service.sign_checkpoint,
+            anchor=anchor,
+            every_entries=settings.audit_checkpoint_entries,
+            every_seconds=settings.audit_checkpoint_seconds,
+        )
+        # Looked at every second (or more often, when checkpoints are due more often), signed when due.
+        signing = running_every(
+            app.state.database, min(1.0, settings.audit_checkpoint_seconds), sign, "audit-checkpoints"
+        )
+        async with sweeping, signing:
             yield
 
     return create_service_app(
@@ -46,6 +62,23 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         title="Graduated Pathway: consent",
         routers=[routes.router],
         consumers=[ACCESS_LOG],
-        migrations_dir=MIGRATIONS,
+        migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         lifespan=lifespan,
+    )
+
+
+def _signing_key_file(settings: ConsentSettings) -> Path:
+    """The configured key file; on the embedded default (SQLite) one is made in the data folder.
+
+    On PostgreSQL, a missing key stops the start: a key made inside a container is lost with it,
+    and the checkpoints it signed could no longer be checked.
+    """
+    if settings.audit_signing_key_file is not None:
+        if not settings.audit_signing_key_file.is_file():
+            raise ValueError(f"CONSENT_AUDIT_SIGNING_KEY_FILE names no file: {settings.audit_signing_key_file}")
+        return settings.audit_signing_key_file
+    if settings.database.is_sqlite:
+        return ensure_key_file(settings.data_dir / EMBEDDED_KEY_FILE)
+    raise ValueError(
+        "Set CONSENT_AUDIT_SIGNING_KEY_FILE: the Ed25519 key (PEM) that signs the access log's checkpoints."
     )

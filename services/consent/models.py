@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from services.kit.db import UtcDateTime
@@ -98,3 +98,67 @@ class AccessRevision(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     value: int = 0
+
+
+class FamilyRelation(SQLModel, table=True):
+    """An organisation's standing with a family, told by the service that keeps the records behind it.
+
+    `authorship`: it wrote the family's records of `categories` (registered the family, wrote an
+    assessment, opened a plan); `team`: it is on the plan's team; `lead`: it employs the lead
+    professional; `allocation`: the front door allocated the work to it. Ended, never deleted.
+    """
+
+    __tablename__ = "family_relation"
+    __table_args__ = (UniqueConstraint("family_id", "organisation_id", "kind", name="uq_family_relation"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    organisation_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=20)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    since: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AccessRequest(SQLModel, table=True):
+    """An organisation that met a family it cannot see, asking those who may share to share with it.
+
+    `family_id` is the family its identifiers matched, if any: never shown to the requester before
+    approval. No identifier, name or date of birth is kept.
+    """
+
+    __tablename__ = "access_request"
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str | None = Field(default=None, index=True, max_length=36)
+    organisation_id: str = Field(index=True, max_length=64)  # the requester
+    organisation_type: str = Field(max_length=30)
+    requested_by: str = Field(max_length=255)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=2000)
+    origin: str = Field(max_length=20)  # request (POST /access-requests) or registration (a 409 on POST /families)
+    status: str = Field(max_length=20)  # waiting, approved, declined (expired is told from expires_at)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    decided_by: str | None = Field(default=None, max_length=255)
+    decided_by_organisation_id: str | None = Field(default=None, max_length=64)
+    grant_id: str | None = Field(default=None, max_length=36)
+    decline_reason: str | None = Field(default=None, max_length=2000)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement that the access log's entry at `position` had `hash`, also published as an event.
+
+    Numbered from 1 without gaps, so a checkpoint removed from between others shows. The signature
+    is made with a key the database does not hold (`signing.py`).
+    """
+
+    __tablename__ = "audit_checkpoint"
+
+    sequence: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    position: int = Field(unique=True)
+    hash: str = Field(max_length=64)
+    key_id: str = Field(max_length=64)
+    signature: str = Field(max_length=1000)  # a compact JWS over the statement
+    signed_at: datetime = Field(sa_type=UtcDateTime)

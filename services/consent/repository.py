@@ -4,13 +4,24 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.consent.models import AccessRevision, Agreement, AuditEntry, SafeguardingOverride, SharingGrant
+from services.consent.models import (
+    AccessRequest,
+    AccessRevision,
+    Agreement,
+    AuditCheckpoint,
+    AuditEntry,
+    FamilyRelation,
+    SafeguardingOverride,
+    SharingGrant,
+)
 
 # Any fixed number inside PostgreSQL's bigint: appends to the audit chain take turns across replicas.
 _CHAIN_LOCK_KEY = 0x617564697400
+_CHECKPOINT_LOCK_KEY = 0x617564697401  # one replica signs each checkpoint
 
 
 async def grants_of_family(session: AsyncSession, family_id: str) -> Sequence[SharingGrant]:
@@ -92,6 +103,36 @@ async def entries_page(session: AsyncSession, after: int, size: int) -> Sequence
     return (await session.scalars(query)).all()
 
 
+async def entry(session: AsyncSession, position: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, position)
+
+
+async def take_checkpoint_turn(session: AsyncSession) -> bool:
+    """Whether this transaction signs the next checkpoint: on PostgreSQL, no other replica is signing one."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return True
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _CHECKPOINT_LOCK_KEY}))
+
+
+async def last_checkpoint(session: AsyncSession) -> AuditCheckpoint | None:
+    query = select(AuditCheckpoint).order_by(col(AuditCheckpoint.sequence).desc()).limit(1)
+    return await session.scalar(query)
+
+
+async def checkpoint_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(AuditCheckpoint)) or 0)
+
+
+async def checkpoints_between(session: AsyncSession, first: int, last: int) -> Sequence[AuditCheckpoint]:
+    """The checkpoints of the entries from position `first` to `last`, both included."""
+    query = (
+        select(AuditCheckpoint)
+        .where(col(AuditCheckpoint.position) >= first, col(AuditCheckpoint.position) <= last)
+        .order_by(col(AuditCheckpoint.sequence))
+    )
+    return (await session.scalars(query)).all()
+
+
 async def entry_count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
@@ -110,3 +151,83 @@ async def access_revision(session: AsyncSession) -> int:
         await session.execute(select(col(AccessRevision.value)).where(col(AccessRevision.id) == 1))
     ).scalar_one()
     return revision
+
+
+async def relations_of_family(session: AsyncSession, family_id: str) -> Sequence[FamilyRelation]:
+    query = select(FamilyRelation).where(col(FamilyRelation.family_id) == family_id)
+    return (await session.scalars(query)).all()
+
+
+async def relations_of_kind(session: AsyncSession, family_id: str, kind: str) -> Sequence[FamilyRelation]:
+    query = select(FamilyRelation).where(col(FamilyRelation.family_id) == family_id, col(FamilyRelation.kind) == kind)
+    return (await session.scalars(query.with_for_update())).all()
+
+
+async def relation_added(session: AsyncSession, relation: FamilyRelation) -> bool:
+    """Add the relation; False, and nothing added, when a concurrent request added the same one first."""
+    try:
+        async with session.begin_nested():
+            session.add(relation)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def relation(session: AsyncSession, family_id: str, organisation_id: str, kind: str) -> FamilyRelation | None:
+    query = select(FamilyRelation).where(
+        col(FamilyRelation.family_id) == family_id,
+        col(FamilyRelation.organisation_id) == organisation_id,
+        col(FamilyRelation.kind) == kind,
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def families_related_to(session: AsyncSession, organisation_id: str) -> set[str]:
+    """The families an organisation has ever had standing with: where its incoming requests may come from."""
+    query = select(col(FamilyRelation.family_id)).where(col(FamilyRelation.organisation_id) == organisation_id)
+    return set((await session.scalars(query)).all())
+
+
+async def families_shared_with(session: AsyncSession, organisation_id: str, organisation_type: str) -> set[str]:
+    """The families with a grant or an override that names the organisation (live or not: the rule decides)."""
+    # Recipients are JSON lists: read in full and matched here (the incoming list is read rarely, by people).
+    query = select(
+        col(SharingGrant.family_id), col(SharingGrant.recipient_organisations), col(SharingGrant.recipient_types)
+    ).where(col(SharingGrant.withdrawn_at).is_(None))
+    found = {
+        family_id
+        for family_id, organisations, types in (await session.execute(query)).all()
+        if organisation_id in organisations or organisation_type in types
+    }
+    overrides = select(col(SafeguardingOverride.family_id)).where(
+        col(SafeguardingOverride.organisation_id) == organisation_id, col(SafeguardingOverride.closed_at).is_(None)
+    )
+    return found | set((await session.scalars(overrides)).all())
+
+
+async def access_request(session: AsyncSession, request_id: str, *, for_update: bool = False) -> AccessRequest | None:
+    return await session.get(AccessRequest, request_id, with_for_update=for_update)
+
+
+async def access_requests_of(session: AsyncSession, organisation_id: str) -> Sequence[AccessRequest]:
+    query = (
+        select(AccessRequest)
+        .where(col(AccessRequest.organisation_id) == organisation_id)
+        .order_by(col(AccessRequest.created_at).desc())
+    )
+    return (await session.scalars(query)).all()
+
+
+async def waiting_access_requests(
+    session: AsyncSession, now: datetime, family_ids: set[str] | None
+) -> Sequence[AccessRequest]:
+    """Requests that matched a family and wait for an answer: of the families named, or of every family (None)."""
+    query = select(AccessRequest).where(
+        col(AccessRequest.status) == "waiting",
+        col(AccessRequest.family_id).is_not(None),
+        col(AccessRequest.expires_at) > now,
+    )
+    if family_ids is not None:
+        query = query.where(col(AccessRequest.family_id).in_(sorted(family_ids)))
+    return (await session.scalars(query.order_by(col(AccessRequest.created_at)))).all()

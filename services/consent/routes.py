@@ -1,51 +1,54 @@
 """HTTP for agreements, sharing grants, access decisions, overrides and the audit: translation only."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.consent import service
-from services.consent.models import Agreement, AuditEntry, SafeguardingOverride, SharingGrant
+from services.consent.clients import FamilyMatcher
+from services.consent.models import AccessRequest, Agreement, AuditEntry, SafeguardingOverride, SharingGrant
 from services.consent.schemas import (
     AccessDecisionOut,
     AccessQuestionIn,
+    AccessRequestAccepted,
+    AccessRequestIn,
+    AccessRequestOut,
     AccessRevisionOut,
     AgreementIn,
     AgreementOut,
+    ApprovalIn,
     AuditEntryOut,
     Basis,
+    DeclineIn,
     GrantIn,
     GrantOut,
     OverrideIn,
     OverrideOut,
+    ReaderAnswerOut,
+    ReaderQuestionIn,
+    RegisteredAccessRequestIn,
+    RelationsIn,
+    SigningKeysOut,
     VerificationOut,
     WithdrawalIn,
 )
-from services.kit.auth import MissingScope, Principal, PrincipalDep, require_scope
+from services.kit.auth import Principal, PrincipalDep, require_scope
 from services.kit.db import SessionDep
+from services.kit.ids import ID_PATTERN
+from services.kit.openapi import problems
 
 ReadsConsent = Annotated[Principal, Depends(require_scope("consent:read"))]
 ActsAsAService = Annotated[Principal, Depends(require_scope("service"))]
 WritesConsent = Annotated[Principal, Depends(require_scope("consent:write"))]
-Id = Annotated[str, Path(max_length=36)]
+Id = Annotated[str, Path(max_length=36, pattern=ID_PATTERN)]
 FamilyId = Annotated[str, Query(max_length=36)]
 
 router = APIRouter()
 
 
-async def _audit_reader(principal: PrincipalDep) -> Principal:
-    """The access log is read for subject access requests, which the council answers, or by an administrator."""
-    if "admin" in principal.scopes:
-        return principal
-    if "consent:read" not in principal.scopes:
-        raise MissingScope("consent:read")
-    if principal.organisation_type != "council":
-        raise MissingScope("admin")
-    return principal
-
-
-ReadsAudit = Annotated[Principal, Depends(_audit_reader)]
+# The access log, read to answer subject access requests: the data protection officer's and the admin's.
+ReadsAudit = Annotated[Principal, Depends(require_scope("audit:read"))]
 
 
 def _agreement_out(agreement: Agreement) -> AgreementOut:
@@ -71,7 +74,7 @@ async def record_agreement(
     return _agreement_out(agreement)
 
 
-@router.post("/agreements/{agreement_id}/withdraw", tags=["consent"])
+@router.post("/agreements/{agreement_id}/withdraw", tags=["consent"], responses=problems(409))
 async def withdraw_agreement(agreement_id: Id, session: SessionDep, principal: WritesConsent) -> AgreementOut:
     """Record that the family withdrew its agreement to early help."""
     return _agreement_out(await service.withdraw_agreement(session, principal, agreement_id))
@@ -103,7 +106,7 @@ async def get_consent(grant_id: Id, session: SessionDep, principal: ReadsConsent
     return _grant_out(await service.read_grant(session, principal, grant_id))
 
 
-@router.post("/consents/{grant_id}/withdraw", tags=["consent"])
+@router.post("/consents/{grant_id}/withdraw", tags=["consent"], responses=problems(409))
 async def withdraw_consent(grant_id: Id, body: WithdrawalIn, session: SessionDep, principal: WritesConsent) -> GrantOut:
     """Withdraw a sharing grant: every service refuses the reads it allowed from the next one on."""
     return _grant_out(await service.withdraw_consent(session, principal, grant_id, body.reason))
@@ -127,6 +130,12 @@ async def access_revision(session: SessionDep, _principal: ActsAsAService) -> Ac
     return AccessRevisionOut(revision=await service.access_revision(session))
 
 
+@router.post("/internal/readers", tags=["internal"])
+async def may_read_record(body: ReaderQuestionIn, session: SessionDep, _principal: ActsAsAService) -> ReaderAnswerOut:
+    """Whether an organisation could read a grant or an override now: what decides who hears of it by webhook."""
+    return ReaderAnswerOut(may_read=await service.may_read_record(session, body))
+
+
 @router.post("/safeguarding-overrides", status_code=201, tags=["consent"])
 async def open_override(
     body: OverrideIn, session: SessionDep, principal: WritesConsent, response: Response
@@ -137,7 +146,7 @@ async def open_override(
     return _override_out(override)
 
 
-@router.post("/safeguarding-overrides/{override_id}/close", tags=["consent"])
+@router.post("/safeguarding-overrides/{override_id}/close", tags=["consent"], responses=problems(409))
 async def close_override(override_id: Id, session: SessionDep, principal: WritesConsent) -> OverrideOut:
     """End an override before its time limit."""
     return _override_out(await service.close_override(session, principal, override_id))
@@ -160,12 +169,94 @@ async def family_audit(family_id: FamilyId, session: SessionDep, principal: Read
 
 
 @router.get("/audit/verify", tags=["audit"])
-async def verify_audit(session: SessionDep, _principal: ReadsAudit) -> VerificationOut:
-    """Recompute the hash chain and name the first broken link, if any."""
-    result = await service.verify_audit(session)
-    return VerificationOut(
-        valid=result.valid,
-        entries=result.entries,
-        first_broken_position=result.first_broken_position,
-        problem=result.problem,
+async def verify_audit(
+    session: SessionDep, _principal: ReadsAudit, request: Request, full: Annotated[bool, Query()] = False
+) -> VerificationOut:
+    """Recompute the hash chain against the signed checkpoints, from the last one (`full`: from the first entry)."""
+    result = await service.verify_audit(session, request.app.state.audit_anchor, full=full)
+    return VerificationOut.model_validate(result, from_attributes=True)
+
+
+@router.get("/audit/signing-keys", tags=["audit"])
+async def audit_signing_keys(request: Request) -> SigningKeysOut:
+    """The public key (a JWK Set) that verifies the signatures of `audit.checkpoint` events."""
+    return SigningKeysOut.model_validate(request.app.state.audit_anchor.key.public_jwks())
+
+
+@router.post("/internal/relations", status_code=204, tags=["internal"])
+async def record_relations(body: RelationsIn, session: SessionDep, _principal: ActsAsAService) -> None:
+    """A service tells, from its own records, which organisations wrote, are on the team, lead or were allocated."""
+    await service.record_relations(session, body)
+
+
+def _request_out(request: AccessRequest, *, shows_family: bool) -> AccessRequestOut:
+    status = service.request_status(request, datetime.now(UTC))
+    return AccessRequestOut.model_validate(
+        {**request.model_dump(), "status": status, "family_id": request.family_id if shows_family else None}
     )
+
+
+def _matcher(request: Request) -> FamilyMatcher:
+    matcher: FamilyMatcher = request.app.state.family_matcher
+    return matcher
+
+
+@router.post("/access-requests", status_code=202, tags=["access requests"])
+async def request_access(
+    body: AccessRequestIn,
+    session: SessionDep,
+    principal: WritesConsent,
+    response: Response,
+    matcher: Annotated[FamilyMatcher, Depends(_matcher)],
+) -> AccessRequestAccepted:
+    """Ask to see a family's records, by a member's identifiers and date of birth; never says if one matched."""
+    request = await service.request_access(session, principal, body, matcher)
+    response.headers["Location"] = f"/access-requests/{request.id}"
+    return AccessRequestAccepted(id=request.id, status="waiting")
+
+
+@router.post("/internal/access-requests", status_code=201, tags=["internal"])
+async def request_access_on_registration(
+    body: RegisteredAccessRequestIn, session: SessionDep, _principal: ActsAsAService
+) -> AccessRequestAccepted:
+    """A request made for a caller whose registration named a family already known."""
+    request = await service.request_access_on_registration(session, body)
+    return AccessRequestAccepted(id=request.id, status="waiting")
+
+
+@router.get("/access-requests", tags=["access requests"])
+async def list_access_requests(
+    session: SessionDep,
+    principal: ReadsConsent,
+    direction: Annotated[Literal["incoming", "outgoing"], Query()] = "outgoing",
+) -> list[AccessRequestOut]:
+    """Incoming: waiting requests your organisation may answer. Outgoing: your organisation's own requests."""
+    if direction == "incoming":
+        return [_request_out(r, shows_family=True) for r in await service.incoming_requests(session, principal)]
+    return [
+        _request_out(r, shows_family=r.status == "approved")
+        for r in await service.outgoing_requests(session, principal)
+    ]
+
+
+@router.get("/access-requests/{request_id}", tags=["access requests"])
+async def get_access_request(request_id: Id, session: SessionDep, principal: ReadsConsent) -> AccessRequestOut:
+    """One request: to the organisation that made it, or to one that may answer it."""
+    request, shows_family = await service.read_request(session, principal, request_id)
+    return _request_out(request, shows_family=shows_family)
+
+
+@router.post("/access-requests/{request_id}/approve", tags=["access requests"], responses=problems(409))
+async def approve_access_request(
+    request_id: Id, body: ApprovalIn, session: SessionDep, principal: WritesConsent
+) -> AccessRequestOut:
+    """Record the family's consent to share what was asked for with the requester: a sharing grant."""
+    return _request_out(await service.approve_request(session, principal, request_id, body), shows_family=True)
+
+
+@router.post("/access-requests/{request_id}/decline", tags=["access requests"], responses=problems(409))
+async def decline_access_request(
+    request_id: Id, body: DeclineIn, session: SessionDep, principal: WritesConsent
+) -> AccessRequestOut:
+    """Answer no, saying why."""
+    return _request_out(await service.decline_request(session, principal, request_id, body.reason), shows_family=True)

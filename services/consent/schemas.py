@@ -2,11 +2,16 @@
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Category = Literal["assessment", "plan"]
+from services.kit.dates import Day, Moment
+
+# `case_notes` are a plan's contacts (visits, calls, meetings, notes): a basis for `plan` never opens them.
+Category = Literal["assessment", "plan", "case_notes"]
+CATEGORY_COUNT = len(get_args(Category))
+OrganisationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 OrganisationType = Literal["school", "health", "police", "council", "voluntary", "social_care"]
 GivenBy = Literal["parent_or_carer", "competent_young_person"]
 Evidence = Literal["written", "verbal", "electronic"]
@@ -23,7 +28,7 @@ class AgreementIn(Strict):
     given_by_role: GivenBy
     given_by_name: str | None = Field(default=None, max_length=200)
     evidence: Evidence
-    given_at: datetime | None = Field(default=None, description="when the family agreed; now when left out")
+    given_at: Moment | None = Field(default=None, description="when the family agreed; now when left out")
 
 
 class AgreementOut(BaseModel):
@@ -39,25 +44,28 @@ class AgreementOut(BaseModel):
 
 
 class GrantIn(Strict):
+    # What `service.grant_consent` requires, declared so that the schema says it: someone to share with.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"minItems": 1}}}
+                for field in ("recipient_organisations", "recipient_types")
+            ]
+        }
+    )
+
     family_id: str = Field(max_length=36)
     person_id: str | None = Field(default=None, max_length=36, description="the child it is about; the family if none")
     given_by_role: GivenBy
     given_by_name: str | None = Field(default=None, max_length=200)
-    categories: list[Category] = Field(min_length=1, max_length=2)
-    recipient_organisations: list[str] = Field(default_factory=list, max_length=100)
+    categories: list[Category] = Field(min_length=1, max_length=CATEGORY_COUNT)
+    recipient_organisations: list[OrganisationId] = Field(default_factory=list, max_length=100)
     recipient_types: list[OrganisationType] = Field(default_factory=list, max_length=6)
     purpose: Purpose = "early-help"
     basis: LawfulBasis = "consent"
     evidence: Evidence
-    starts_at: datetime | None = Field(default=None, description="now when left out")
-    ends_at: datetime | None = None
-
-    @field_validator("recipient_organisations")
-    @classmethod
-    def _short_ids(cls, ids: list[str]) -> list[str]:
-        if any(not 1 <= len(value) <= 64 for value in ids):
-            raise ValueError("organisation ids are 1 to 64 characters")
-        return ids
+    starts_at: Moment | None = Field(default=None, description="now when left out")
+    ends_at: Moment | None = None
 
 
 class WithdrawalIn(Strict):
@@ -88,15 +96,28 @@ class AccessQuestionIn(Strict):
     family_id: str = Field(max_length=36)
     category: Category
     purpose: Purpose = "early-help"
-    authors: list[str] = Field(default_factory=list, max_length=100, description="organisations that wrote the records")
-    team: list[str] = Field(default_factory=list, max_length=100, description="organisations on the family's team")
-    organisation_id: str | None = Field(default=None, max_length=64, description="another organisation than yours")
+    organisation_id: str | None = Field(
+        default=None, max_length=64, description="another organisation than yours: platform services only"
+    )
     organisation_type: OrganisationType | None = None
     practitioner: str | None = Field(default=None, max_length=255)
 
 
+class ReaderQuestionIn(Strict):
+    """Whether an organisation could read one grant or override now, as its own `GET` would answer."""
+
+    record: Literal["consent", "override"]
+    record_id: str = Field(max_length=36)
+    organisation_id: str = Field(max_length=64)
+    organisation_type: OrganisationType
+
+
+class ReaderAnswerOut(BaseModel):
+    may_read: bool
+
+
 class Basis(BaseModel):
-    kind: Literal["authorship", "team", "override", "grant"]
+    kind: Literal["authorship", "team", "allocation", "override", "grant", "public_task"]
     reference: str
 
 
@@ -146,10 +167,102 @@ class AuditEntryOut(BaseModel):
 
 class VerificationOut(BaseModel):
     valid: bool
-    entries: int
+    entries: int = Field(description="How many entries this verification read.")
     first_broken_position: int | None
     problem: str | None
+    checked_from: int = Field(description="The first position read: 1, or the last signed checkpoint's entry.")
+    checkpoints: int = Field(description="How many signed checkpoints the entries were compared with.")
+
+
+class PublicKeyOut(BaseModel):
+    """An Ed25519 public key as a JWK (RFC 8037)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["Ed25519"]
+    use: Literal["sig"]
+
+
+class SigningKeysOut(BaseModel):
+    keys: list[PublicKeyOut]
 
 
 class AccessRevisionOut(BaseModel):
     revision: int
+
+
+RelationKind = Literal["authorship", "team", "lead", "allocation"]
+
+
+class RelationsIn(Strict):
+    """What a service tells of organisations' standing with a family, from its own records."""
+
+    family_id: str = Field(max_length=36)
+    kind: RelationKind
+    organisation_ids: list[str] = Field(max_length=100)
+    categories: list[Category] = Field(min_length=1, max_length=CATEGORY_COUNT)
+    replace: bool = Field(
+        default=False, description="the organisations named are all who hold it now: end it for the others"
+    )
+
+
+IdentifierSystem = Literal["nhs", "upn", "local"]
+
+
+class IdentifierIn(Strict):
+    system: IdentifierSystem
+    value: str = Field(min_length=1, max_length=64)
+
+
+class AccessRequestIn(Strict):
+    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=10)
+    date_of_birth: Day
+    categories: list[Category] = Field(min_length=1, max_length=CATEGORY_COUNT)
+    reason: str = Field(min_length=10, max_length=2000, description="why your organisation needs to see the records")
+
+
+class RegisteredAccessRequestIn(Strict):
+    """A request made for a caller whose registration named a family already known (a service tells it)."""
+
+    family_id: str = Field(max_length=36)
+    organisation_id: str = Field(max_length=64)
+    organisation_type: OrganisationType
+    requested_by: str = Field(max_length=255)
+    categories: list[Category] = Field(min_length=1, max_length=CATEGORY_COUNT)
+    reason: str = Field(max_length=2000)
+
+
+class AccessRequestAccepted(BaseModel):
+    id: str
+    status: Literal["waiting"]
+
+
+class AccessRequestOut(BaseModel):
+    id: str
+    status: Literal["waiting", "approved", "declined", "expired"]
+    family_id: str | None = Field(description="shown to the requester once approved, and to those who may answer")
+    organisation_id: str
+    organisation_type: str
+    requested_by: str
+    categories: list[str]
+    reason: str
+    origin: Literal["request", "registration"]
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    grant_id: str | None
+    decline_reason: str | None
+
+
+class ApprovalIn(Strict):
+    given_by_role: GivenBy
+    given_by_name: str | None = Field(default=None, max_length=200)
+    evidence: Evidence
+    basis: LawfulBasis = "consent"
+    ends_at: Moment | None = None
+
+
+class DeclineIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
