@@ -6,8 +6,9 @@ Their payload schemas are written to `schemas/events/` by
 
 from pydantic import BaseModel
 
-from services.kit.audit import AUDIT_EVENT_TYPE, AccessRecorded
-from services.kit.events.catalogue import EventCatalogue
+from services.access.audit import AUDIT_EVENT_TYPE, AccessRecorded
+from services.access.events import FamilyEvents
+from services.assessment.schemas import Outcome
 from services.kit.events.schemas import write_event_schemas
 
 SOURCE = "/services/assessment"
@@ -58,16 +59,28 @@ class AssessmentSubmitted(BaseModel):
     revision: int
 
 
+class RequestDecided(BaseModel):
+    """`request.decided`: the front door decided what happens next with a request for support, and for whom."""
+
+    assessment_id: str  # the request for support
+    family_id: str
+    organisation_id: str  # the coordinator's organisation that decided
+    outcome: Outcome
+    allocated_organisation_id: str | None  # given the work with the family, and a basis for its records
+    working_days_to_decision: int  # from submission, weekends and bank holidays of England and Wales left out
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "form.version_published": FormVersionPublished,
     "assessment.created": AssessmentCreated,
     "assessment.updated": AssessmentUpdated,
     "assessment.submitted": AssessmentSubmitted,
+    "request.decided": RequestDecided,
     AUDIT_EVENT_TYPE: AccessRecorded,
 }
 
 
-emit = EventCatalogue(SOURCE, EVENT_PAYLOADS).emit
+emit = FamilyEvents(SOURCE, EVENT_PAYLOADS).emit_about
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ and each entry is one repetition of the group item. A response therefore maps ba
 without a lookup table, and a new form version needs no mapping work. Pages and sections, which
 have no pointer, become `group` items whose linkIds do not start with `/`.
 
+A family renders as a `Bundle` of its `Group` (the subject of every response) and one `Patient` a member.
+FHIR has places for a member's sex (`gender`), postcode (`address.postalCode`), first language
+(`communication.language`, as text: we keep the language in words) and identifiers (the NHS number in
+NHS England's system). Ethnicity goes in UK Core's ethnic-category extension, coded in our own system
+because UK Core's codes are the NHS Data Dictionary's 2001-based list and ours are the ONS 2021 Census's
+19 categories, which do not map one to one (Roma, Arab, Gypsy or Irish Traveller). SEND status, the
+young-carer flag and the relationship to the child have no UK Core home: they are plain extensions under
+`urn:graduated-pathway:fhir:extension:`.
+
 Pure functions, no I/O: the callers load definitions and answers and return the dicts as JSON.
 """
 
@@ -18,6 +27,13 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
+
+from services.assessment.demographics import ETHNIC_CATEGORIES, Ethnicity
+
+# Re-exported as well as used: a response is read back into answers by these names.
+from services.kit.jsonpointer import MISSING as MISSING
+from services.kit.jsonpointer import pointer_tokens as pointer_tokens
+from services.kit.jsonpointer import read_pointer as read_pointer
 
 FORM_URL_PREFIX: Final = "urn:graduated-pathway:form:"
 
@@ -28,14 +44,16 @@ _TEXT_WIDGETS: Final = frozenset({"text", "email", "textarea"})
 _CHOICE_WIDGETS: Final = frozenset({"radios", "select", "checkboxes"})
 
 
-class _Missing:
-    """What `read_pointer` returns where the document has no value."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Final = _Missing()
+NHS_NUMBER_SYSTEM: Final = "https://fhir.nhs.uk/Id/nhs-number"
+UK_CORE_ETHNIC_CATEGORY: Final = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
+ETHNICITY_SYSTEM: Final = "urn:graduated-pathway:ons-2021-ethnic-group"
+EXTENSION_PREFIX: Final = "urn:graduated-pathway:fhir:extension:"
+GENDER: Final[Mapping[str, str]] = {
+    "female": "female",
+    "male": "male",
+    "indeterminate": "other",
+    "not_known": "unknown",
+}
 
 
 def form_url(key: str) -> str:
@@ -113,33 +131,70 @@ def questionnaire_response(
     return resource
 
 
-def pointer_tokens(pointer: str) -> list[str]:
-    """The reference tokens of a JSON Pointer, unescaped (`~1` is `/`, `~0` is `~`)."""
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON Pointer: {pointer!r}")
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+def family_bundle(*, family_id: str, members: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A family as a FHIR R4 `Bundle` (collection) of its `Group` and one `Patient` a member (JSON-ready).
+
+    `members` are the family's members as `GET /families/{id}` answers them (JSON names, dates as text).
+    """
+    patients = [_patient(member) for member in members]
+    group = {
+        "resourceType": "Group",
+        "id": family_id,
+        "type": "person",
+        "actual": True,
+        "quantity": len(patients),
+        "member": [{"entity": {"reference": f"urn:uuid:{patient['id']}"}} for patient in patients],
+    }
+    return {
+        "resourceType": "Bundle",
+        "id": family_id,
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{family_id}", "resource": group}]
+        + [{"fullUrl": f"urn:uuid:{patient['id']}", "resource": patient} for patient in patients],
+    }
 
 
-_ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]*")
+def _patient(member: Mapping[str, Any]) -> dict[str, Any]:
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": member["id"],
+        "name": [{"family": member["family_name"], "given": [member["given_name"]]}],
+    }
+    identifiers = [_identifier(identifier) for identifier in member.get("identifiers", [])]
+    if identifiers:
+        patient["identifier"] = identifiers
+    if member.get("sex"):
+        patient["gender"] = GENDER[member["sex"]]
+    if member.get("date_of_birth"):
+        patient["birthDate"] = str(member["date_of_birth"])
+    if member.get("postcode"):
+        patient["address"] = [{"use": "home", "postalCode": member["postcode"]}]
+    if member.get("first_language"):
+        patient["communication"] = [{"language": {"text": member["first_language"]}}]
+    extensions: list[dict[str, Any]] = []
+    if member.get("ethnicity"):
+        group, label = ETHNIC_CATEGORIES[Ethnicity(member["ethnicity"])]
+        coding = {"system": ETHNICITY_SYSTEM, "code": member["ethnicity"], "display": label}
+        concept = {"coding": [coding], "text": f"{group}: {label}"}
+        extensions.append({"url": UK_CORE_ETHNIC_CATEGORY, "valueCodeableConcept": concept})
+    if member.get("send_status"):
+        extensions.append({"url": f"{EXTENSION_PREFIX}send-status", "valueCode": member["send_status"]})
+    if member.get("young_carer") is not None:
+        extensions.append({"url": f"{EXTENSION_PREFIX}young-carer", "valueBoolean": member["young_carer"]})
+    if member.get("relationship"):
+        extensions.append({"url": f"{EXTENSION_PREFIX}relationship", "valueString": member["relationship"]})
+    if extensions:
+        patient["extension"] = extensions
+    return patient
 
 
-def read_pointer(document: Any, pointer: str) -> Any:
-    """The value at `pointer` in `document`, or `MISSING` where there is none."""
-    value = document
-    for token in pointer_tokens(pointer):
-        if isinstance(value, dict):
-            if token not in value:
-                return MISSING
-            value = value[token]
-        elif isinstance(value, list):
-            if not _ARRAY_INDEX.fullmatch(token) or int(token) >= len(value):
-                return MISSING
-            value = value[int(token)]
-        else:
-            return MISSING
-    return value
+def _identifier(identifier: Mapping[str, Any]) -> dict[str, str]:
+    system = identifier["system"]
+    if system == "nhs":
+        return {"system": NHS_NUMBER_SYSTEM, "value": identifier["value"]}
+    if system == "local":
+        return {"system": f"urn:graduated-pathway:local-id:{identifier['issuer']}", "value": identifier["value"]}
+    return {"system": f"urn:graduated-pathway:{system}", "value": identifier["value"]}
 
 
 def _computer_name(key: str) -> str:

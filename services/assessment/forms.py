@@ -30,7 +30,7 @@ import jsonschema
 import jsonschema_rs
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.kit.problems import json_pointer
+from services.kit.jsonpointer import join_pointer, pointer_tokens
 
 Widget = Literal[
     "text", "textarea", "number", "date", "email", "radios", "checkboxes", "select", "yes-no", "repeating-group"
@@ -82,6 +82,10 @@ class Question(BaseModel):
     options: list[Option] | None = None
     item_label: str | None = Field(default=None, max_length=200)
     questions: list["Question"] | None = None  # a repeating group's, relative to one item
+    belongs_to: Literal["assessor"] | None = Field(
+        default=None,
+        description="assessor: the answer is the practitioner's own (sign-off, dates, reason), never carried forward",
+    )
 
 
 class Section(BaseModel):
@@ -134,8 +138,18 @@ class FormDefinition(FormContent):
 
     @cached_property
     def sha256(self) -> str:
-        """Of the canonical JSON of the whole definition: what every assessment on it records."""
+        """Of the canonical JSON of the whole definition but its `belongs_to` markers: what every assessment records.
+
+        A marker changes no answer and no question, only what a later draft copies, so it can be added to a
+        published version without changing the hash its assessments recorded.
+        """
         document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for page in document["layout"]["pages"]:
+            for section in page["sections"]:
+                for question in section["questions"]:
+                    question.pop("belongs_to", None)
+                    for item in question.get("questions", []):
+                        item.pop("belongs_to", None)
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -154,10 +168,6 @@ class Problem:
 # --- reading a schema ---------------------------------------------------------------
 
 
-def _tokens(pointer: str) -> list[str]:
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:]]
-
-
 def _is_group(node: dict[str, Any]) -> bool:
     items = node.get("items")
     return node.get("type") == "array" and isinstance(items, dict) and items.get("type") == "object"
@@ -170,7 +180,7 @@ def _is_section(node: dict[str, Any]) -> bool:
 def schema_at(schema: dict[str, Any], pattern: str) -> dict[str, Any] | None:
     """The subschema of the answer at a pattern pointer (`*` for a group's items), or None."""
     node: Any = schema
-    for token in _tokens(pattern):
+    for token in pointer_tokens(pattern):
         if not isinstance(node, dict):
             return None
         if token == ITEM and node.get("type") == "array":
@@ -183,7 +193,7 @@ def schema_at(schema: dict[str, Any], pattern: str) -> dict[str, Any] | None:
 def answer_patterns(schema: dict[str, Any], prefix: str = "") -> Iterator[str]:
     """Every answer the schema allows, as pattern pointers: leaves, and each repeating group itself."""
     for name, node in (schema.get("properties") or {}).items():
-        pointer = prefix + json_pointer([name])
+        pointer = prefix + join_pointer([name])
         if not isinstance(node, dict):
             continue
         if _is_section(node):
@@ -206,7 +216,7 @@ def pattern_of(schema: dict[str, Any], path: list[str | int]) -> str:
         else:
             tokens.append(str(part))
             node = (node.get("properties") or {}).get(str(part)) if isinstance(node, dict) else None
-    return json_pointer(tokens)
+    return join_pointer(tokens)
 
 
 def without_completeness(schema: Any) -> Any:
@@ -250,7 +260,7 @@ def definition_problems(content: FormContent) -> list[Problem]:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
-        return [Problem("/schema" + json_pointer(list(error.absolute_path)), f"Not valid JSON Schema: {error.message}")]
+        return [Problem("/schema" + join_pointer(list(error.absolute_path)), f"Not valid JSON Schema: {error.message}")]
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         return [Problem("/schema", "The answers must be an object with properties.")]
     problems: list[Problem] = []
@@ -270,12 +280,14 @@ def definition_problems(content: FormContent) -> list[Problem]:
     if content.carry_forward is not None:
         for new_pointer in list(content.carry_forward.renamed) + list(content.carry_forward.values):
             if new_pointer not in patterns:
-                problems.append(Problem(f"/carry_forward/renamed{json_pointer([new_pointer])}", "Not in this schema."))
+                problems.append(Problem(f"/carry_forward/renamed{join_pointer([new_pointer])}", "Not in this schema."))
     return problems
 
 
 def _schema_location(pattern: str) -> str:
-    return "".join("/items" if token == ITEM else "/properties" + json_pointer([token]) for token in _tokens(pattern))
+    return "".join(
+        "/items" if token == ITEM else "/properties" + join_pointer([token]) for token in pointer_tokens(pattern)
+    )
 
 
 def _widget_problems(question: Question, node: dict[str, Any], where: str) -> list[Problem]:
@@ -323,6 +335,11 @@ class CompiledForm:
             pattern: Asked(question.label, question.widget, question.item_label)
             for pattern, _where, question in _layout_questions(self.definition.layout)
         }
+        self.assessors_own: frozenset[str] = frozenset(
+            pattern
+            for pattern, _where, question in _layout_questions(self.definition.layout)
+            if question.belongs_to == "assessor"
+        )
 
     @property
     def key(self) -> str:
@@ -353,7 +370,7 @@ class CompiledForm:
             return [self._required(missing)]
         if name == "AdditionalProperties":
             return [
-                Problem(json_pointer([*path, unexpected]), "This is not a question on this form.")
+                Problem(join_pointer([*path, unexpected]), "This is not a question on this form.")
                 for unexpected in kind.unexpected
             ]
         asked = self._asked(path)
@@ -373,18 +390,18 @@ class CompiledForm:
             "MinItems": f"Add at least one {item} to '{label}'.",
             "UniqueItems": f"Each choice for '{label}' can be chosen only once.",
         }.get(name, f"'{label}' is not a valid answer.")
-        return [Problem(json_pointer(path), message)]
+        return [Problem(join_pointer(path), message)]
 
     def _required(self, path: list[str | int]) -> Problem:
         asked = self._asked(path)
         if asked is None:
-            return Problem(json_pointer(path), "Answer this question.")
+            return Problem(join_pointer(path), "Answer this question.")
         if asked.widget == "repeating-group":
             return Problem(
-                json_pointer(path), f"Add at least one {(asked.item_label or 'answer').lower()} to '{asked.label}'."
+                join_pointer(path), f"Add at least one {(asked.item_label or 'answer').lower()} to '{asked.label}'."
             )
         verb = "Select" if asked.widget in CHOICE_WIDGETS or asked.widget == "yes-no" else "Enter"
-        return Problem(json_pointer(path), f"{verb} an answer for '{asked.label}'.")
+        return Problem(join_pointer(path), f"{verb} an answer for '{asked.label}'.")
 
     def _asked(self, path: list[str | int]) -> Asked | None:
         return self.questions.get(pattern_of(self.definition.answer_schema, path))
@@ -416,7 +433,9 @@ def carry_forward(
     `steps` are the target side's declared mappings, oldest first, from
     `source.version` up to `target.version`; a version that declares none
     keeps every pointer. An answer the target no longer allows, or whose value
-    it no longer accepts, is left out rather than guessed.
+    it no longer accepts, is left out rather than guessed; so is an answer that
+    either form marks as the assessor's own (`belongs_to`), which the next
+    practitioner gives afresh.
     """
     renamed_back: dict[str, str] = {}  # target pattern -> source pattern
     value_maps: dict[str, list[dict[str, str]]] = {}
@@ -435,8 +454,9 @@ def carry_forward(
     checkers: dict[str, Any] = {}
     source_schema = source.definition.answer_schema
     for path, value in _leaves(answers, source_schema):
-        new_pattern = forward.get(pattern_of(source_schema, path))
-        if new_pattern is None:
+        old_pattern = pattern_of(source_schema, path)
+        new_pattern = forward.get(old_pattern)
+        if new_pattern is None or old_pattern in source.assessors_own or new_pattern in target.assessors_own:
             continue
         for mapping in value_maps[new_pattern]:
             value = [mapping.get(v, v) for v in value] if isinstance(value, list) else mapping.get(value, value)
@@ -446,7 +466,7 @@ def carry_forward(
             checkers[new_pattern] = fast_validator(node)
         if checkers[new_pattern].is_valid(value):
             _put(carried, new_path, copy.deepcopy(value))
-            pointers.append(json_pointer(new_path))
+            pointers.append(join_pointer(new_path))
     return carried, pointers
 
 
@@ -465,9 +485,13 @@ def _leaves(
 
 
 def _concrete(pattern: str, source_path: list[str | int]) -> list[str | int]:
-    """The target path of a pattern, taking each `*` index from the source path, in order."""
+    """The target path of a pattern, taking each `*` index from the source path, in order.
+
+    A `*` the source path has no index for is 0: a single answer carried into a repeating group
+    (one child's developmental needs into the first child's entry) becomes its first entry.
+    """
     indices = iter(part for part in source_path if isinstance(part, int))
-    return [next(indices) if token == ITEM else token for token in _tokens(pattern)]
+    return [next(indices, 0) if token == ITEM else token for token in pointer_tokens(pattern)]
 
 
 def _put(answers: dict[str, Any], path: list[str | int], value: Any) -> None:

@@ -1,9 +1,10 @@
-"""The assessment service's tables: form versions, families and their members, assessments and revisions."""
+"""The assessment service's tables: form versions, families and their members, assessments and revisions,
+and the front door's decisions on requests for support."""
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKeyConstraint
+from sqlalchemy import JSON, ForeignKeyConstraint, Index
 from sqlmodel import Column, Field, SQLModel
 
 from services.kit.db import UtcDateTime
@@ -41,6 +42,13 @@ class Person(SQLModel, table=True):
     family_name: str = Field(max_length=100)
     date_of_birth: date | None = None
     relationship: str | None = Field(default=None, max_length=50)
+    # Optional, for reports by locality and protected characteristic; never in an event or a log.
+    sex: str | None = Field(default=None, max_length=20)  # female, male, indeterminate, not_known
+    ethnicity: str | None = Field(default=None, max_length=40)  # an ONS 2021 category
+    first_language: str | None = Field(default=None, max_length=60)
+    send_status: str | None = Field(default=None, max_length=20)  # none, sen_support, ehc_plan
+    young_carer: bool | None = None
+    postcode: str | None = Field(default=None, max_length=8)
 
 
 class PersonIdentifier(SQLModel, table=True):
@@ -55,7 +63,11 @@ class PersonIdentifier(SQLModel, table=True):
 
 
 class Assessment(SQLModel, table=True):
-    __table_args__ = (ForeignKeyConstraint(["form_key", "form_version"], ["form_version.key", "form_version.version"]),)
+    __table_args__ = (
+        ForeignKeyConstraint(["form_key", "form_version"], ["form_version.key", "form_version.version"]),
+        # The front door's queue: a form's submitted assessments in the order they came.
+        Index("ix_assessment_form_key_status_submitted_at", "form_key", "status", "submitted_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     family_id: str = Field(foreign_key="family.id", index=True, max_length=36)
@@ -88,3 +100,22 @@ class AssessmentRevision(SQLModel, table=True):
     organisation_id: str = Field(max_length=64)
     author: str = Field(max_length=255)
     created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class RequestDecision(SQLModel, table=True):
+    """What the front door decided about a submitted request for support: one decision a request, never changed.
+
+    The primary key is what refuses a second decision, even when two coordinators decide at once.
+    """
+
+    __tablename__ = "request_decision"
+    __table_args__ = (Index("ix_request_decision_decided_at", "decided_at"),)
+
+    assessment_id: str = Field(foreign_key="assessment.id", primary_key=True, max_length=36)
+    outcome: str = Field(max_length=40)
+    allocated_organisation_id: str | None = Field(default=None, index=True, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+    decided_by: str = Field(max_length=255)  # the practitioner, as the token names them
+    decided_by_organisation: str = Field(max_length=64)
+    decided_at: datetime = Field(sa_type=UtcDateTime)
+    working_days_to_decision: int

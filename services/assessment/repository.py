@@ -1,13 +1,22 @@
 """Every query the assessment service makes."""
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select, tuple_
+from sqlalchemy import and_, func, insert, inspect, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from services.assessment.models import Assessment, AssessmentRevision, Family, FormVersion, Person, PersonIdentifier
+from services.assessment.models import (
+    Assessment,
+    AssessmentRevision,
+    Family,
+    FormVersion,
+    Person,
+    PersonIdentifier,
+    RequestDecision,
+)
 
 
 async def form_version(session: AsyncSession, key: str, version: int) -> FormVersion | None:
@@ -83,6 +92,17 @@ async def family_holding(session: AsyncSession, keys: Sequence[tuple[str, str]])
     return await session.scalar(query.limit(1))
 
 
+async def family_of_member_born(session: AsyncSession, keys: Sequence[tuple[str, str]], born: date) -> str | None:
+    """The family of a person known by any of these (system, value) identifiers and born on `born`."""
+    query = (
+        select(col(PersonIdentifier.family_id))
+        .join(Person, col(Person.id) == col(PersonIdentifier.person_id))
+        .where(tuple_(col(PersonIdentifier.system), col(PersonIdentifier.value)).in_(keys))
+        .where(col(Person.date_of_birth) == born)
+    )
+    return await session.scalar(query.limit(1))
+
+
 async def families_by_identifier(session: AsyncSession, system: str, value: str) -> Sequence[str]:
     query = select(col(PersonIdentifier.family_id)).where(
         col(PersonIdentifier.system) == system, col(PersonIdentifier.value) == value
@@ -106,6 +126,17 @@ async def assessments_of_family(session: AsyncSession, family_id: str) -> Sequen
     return (await session.scalars(query)).all()
 
 
+async def drafts_of_organisation(session: AsyncSession, organisation_id: str, limit: int) -> Sequence[Assessment]:
+    """The organisation's own assessments still in draft, the most recently changed first."""
+    query = (
+        select(Assessment)
+        .where(col(Assessment.organisation_id) == organisation_id, col(Assessment.status) == "draft")
+        .order_by(col(Assessment.updated_at).desc(), col(Assessment.id))
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def revisions(session: AsyncSession, assessment_id: str) -> Sequence[AssessmentRevision]:
     query = (
         select(AssessmentRevision)
@@ -117,3 +148,59 @@ async def revisions(session: AsyncSession, assessment_id: str) -> Sequence[Asses
 
 async def revision(session: AsyncSession, assessment_id: str, number: int) -> AssessmentRevision | None:
     return await session.get(AssessmentRevision, (assessment_id, number))
+
+
+# --- the front door -----------------------------------------------------------------
+
+
+async def request_decision(session: AsyncSession, assessment_id: str) -> RequestDecision | None:
+    return await session.get(RequestDecision, assessment_id)
+
+
+async def waiting_requests(
+    session: AsyncSession, form_key: str, limit: int, after: Assessment | None
+) -> Sequence[Assessment]:
+    """Submitted assessments of the form with no decision yet, oldest first, from just after `after`."""
+    query = (
+        select(Assessment)
+        .outerjoin(RequestDecision, col(RequestDecision.assessment_id) == col(Assessment.id))
+        .where(
+            col(Assessment.form_key) == form_key,
+            col(Assessment.status) == "submitted",
+            col(RequestDecision.assessment_id).is_(None),
+        )
+    )
+    if after is not None:
+        query = query.where(
+            or_(
+                col(Assessment.submitted_at) > after.submitted_at,
+                and_(col(Assessment.submitted_at) == after.submitted_at, col(Assessment.id) > after.id),
+            )
+        )
+    query = query.order_by(col(Assessment.submitted_at), col(Assessment.id)).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def decided_requests(
+    session: AsyncSession, limit: int, after: RequestDecision | None, allocated_to: str | None
+) -> Sequence[tuple[Assessment, RequestDecision]]:
+    """Decided requests with their decisions, latest decision first, from just after `after`;
+    with `allocated_to`, only those whose work went to that organisation."""
+    query = select(Assessment, RequestDecision).join(
+        RequestDecision, col(RequestDecision.assessment_id) == col(Assessment.id)
+    )
+    if allocated_to is not None:
+        query = query.where(col(RequestDecision.allocated_organisation_id) == allocated_to)
+    if after is not None:
+        query = query.where(
+            or_(
+                col(RequestDecision.decided_at) < after.decided_at,
+                and_(
+                    col(RequestDecision.decided_at) == after.decided_at,
+                    col(RequestDecision.assessment_id) < after.assessment_id,
+                ),
+            )
+        )
+    query = query.order_by(col(RequestDecision.decided_at).desc(), col(RequestDecision.assessment_id).desc())
+    rows = await session.execute(query.limit(limit))
+    return [(assessment, decision) for assessment, decision in rows.all()]

@@ -1,14 +1,17 @@
-"""HTTP for forms, families and assessments: translation only; the rules are in `service`."""
+"""HTTP for forms, families and assessments: translation only; the rules are in the `service` package."""
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.assessment import fhir, repository, service
+from services.access.decisions import AccessPolicy
+from services.assessment import fhir
+from services.assessment.clients import Consent
 from services.assessment.forms import FormContent
-from services.assessment.models import Assessment, AssessmentRevision, FormVersion
+from services.assessment.models import Assessment, AssessmentRevision, FormVersion, RequestDecision
 from services.assessment.schemas import (
     MAX_VERSION,
     AnswersIn,
@@ -18,7 +21,11 @@ from services.assessment.schemas import (
     AssessmentSummary,
     CarryForwardIn,
     CorrectionIn,
+    DecisionIn,
+    DecisionOut,
     FamilyIn,
+    FamilyMatchIn,
+    FamilyMatchOut,
     FamilyOut,
     FormOut,
     FormStamp,
@@ -26,14 +33,19 @@ from services.assessment.schemas import (
     FormVersionSummary,
     IdentifierOut,
     MemberOut,
+    RequestForSupportOut,
+    RequestStatus,
     RevisionOut,
 )
-from services.assessment.service import CompiledForms, FamilyRecord
-from services.kit.access import AccessPolicy
+from services.assessment.service import assessments, families, form_versions, front_door
+from services.assessment.service.families import FamilyRecord
+from services.assessment.service.form_versions import CompiledForms
 from services.kit.auth import Principal, PrincipalDep, require_scope
 from services.kit.db import SessionDep
 from services.kit.etags import IfMatch, check_if_match, etag
 from services.kit.idempotency import IdempotencyDep
+from services.kit.ids import ID_PATTERN
+from services.kit.openapi import problems
 
 FHIR_JSON = "application/fhir+json"
 
@@ -44,7 +56,7 @@ ActsAsAService = Annotated[Principal, Depends(require_scope("service"))]
 FormKey = Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100)]
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 FHIR_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
-Id = Annotated[str, Path(max_length=36)]
+Id = Annotated[str, Path(max_length=36, pattern=ID_PATTERN)]
 
 
 # async: FastAPI runs a plain function dependency in a worker thread, a cost on every request.
@@ -60,6 +72,14 @@ async def _policy(request: Request) -> AccessPolicy:
 
 FormsDep = Annotated[CompiledForms, Depends(_forms)]
 PolicyDep = Annotated[AccessPolicy, Depends(_policy)]
+
+
+async def _consent(request: Request) -> Consent:
+    consent: Consent = request.app.state.consent
+    return consent
+
+
+ConsentDep = Annotated[Consent, Depends(_consent)]
 
 router = APIRouter()
 
@@ -107,7 +127,7 @@ def _forms_out(rows: Sequence[FormVersion]) -> list[FormOut]:
 @router.get("/forms", tags=["forms"])
 async def list_forms(session: SessionDep, _principal: PrincipalDep) -> list[FormOut]:
     """Form keys and their versions."""
-    return _forms_out(await repository.form_versions(session))
+    return _forms_out(await form_versions.all_form_versions(session))
 
 
 @router.get("/forms/{key}/versions/{version}", tags=["forms"])
@@ -115,41 +135,41 @@ async def get_form_version(
     key: FormKey, version: Version, session: SessionDep, _principal: PrincipalDep
 ) -> FormVersionOut:
     """One version of a form: its JSON Schema and layout."""
-    return _version_out(await service.require_form_version(session, key, version))
+    return _version_out(await form_versions.require_form_version(session, key, version))
 
 
-@router.post("/forms/{key}/versions", status_code=201, tags=["forms"])
+@router.post("/forms/{key}/versions", status_code=201, tags=["forms"], responses=problems(409))
 async def create_form_version(
     key: FormKey, body: FormContent, session: SessionDep, _principal: AdministersForms, response: Response
 ) -> FormVersionOut:
     """A new draft version of a form, numbered after the last."""
-    row = await service.create_form_version(session, key, body)
+    row = await form_versions.create_form_version(session, key, body)
     response.headers["Location"] = f"/forms/{key}/versions/{row.version}"
     return _version_out(row)
 
 
-@router.put("/forms/{key}/versions/{version}", tags=["forms"])
+@router.put("/forms/{key}/versions/{version}", tags=["forms"], responses=problems(409))
 async def replace_form_version(
     key: FormKey, version: Version, body: FormContent, session: SessionDep, _principal: AdministersForms
 ) -> FormVersionOut:
     """Rewrite a draft version; a published one answers 409."""
-    return _version_out(await service.replace_draft_version(session, key, version, body))
+    return _version_out(await form_versions.replace_draft_version(session, key, version, body))
 
 
-@router.post("/forms/{key}/versions/{version}/publish", tags=["forms"])
+@router.post("/forms/{key}/versions/{version}/publish", tags=["forms"], responses=problems(409))
 async def publish_form_version(
     key: FormKey, version: Version, session: SessionDep, _principal: AdministersForms
 ) -> FormVersionOut:
     """Publish a draft version; it never changes afterwards."""
-    return _version_out(await service.publish_form_version(session, key, version))
+    return _version_out(await form_versions.publish_form_version(session, key, version))
 
 
-@router.post("/forms/{key}/versions/{version}/retire", tags=["forms"])
+@router.post("/forms/{key}/versions/{version}/retire", tags=["forms"], responses=problems(409))
 async def retire_form_version(
     key: FormKey, version: Version, session: SessionDep, _principal: AdministersForms
 ) -> FormVersionOut:
     """Stop new assessments on a version; existing ones stay readable."""
-    return _version_out(await service.retire_form_version(session, key, version))
+    return _version_out(await form_versions.retire_form_version(session, key, version))
 
 
 @router.get("/forms/{key}/versions/{version}/fhir", tags=["forms"], responses=FHIR_RESPONSE)
@@ -157,7 +177,7 @@ async def get_form_version_as_fhir(
     key: FormKey, version: Version, session: SessionDep, _principal: PrincipalDep
 ) -> JSONResponse:
     """The form version as a FHIR R4 Questionnaire."""
-    row = await service.require_form_version(session, key, version)
+    row = await form_versions.require_form_version(session, key, version)
     document = fhir.questionnaire(
         key=row.key,
         version=row.version,
@@ -171,6 +191,9 @@ async def get_form_version_as_fhir(
 
 
 # --- families ---------------------------------------------------------------------------
+
+
+DEMOGRAPHICS = {"sex", "ethnicity", "first_language", "send_status", "young_carer", "postcode"}
 
 
 def _family_out(record: FamilyRecord) -> FamilyOut:
@@ -190,6 +213,7 @@ def _family_out(record: FamilyRecord) -> FamilyOut:
                 family_name=person.family_name,
                 date_of_birth=person.date_of_birth,
                 relationship=person.relationship,
+                **person.model_dump(include=DEMOGRAPHICS),  # stored from MemberIn's closed lists, read back as them
                 identifiers=[
                     identifier_out(identifier.system, identifier.value)
                     for identifier in record.identifiers
@@ -205,14 +229,14 @@ def _json(model: Any, status_code: int = 200, headers: dict[str, str] | None = N
     return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
 
 
-@router.post("/families", status_code=201, tags=["families"], response_model=FamilyOut)
+@router.post("/families", status_code=201, tags=["families"], response_model=FamilyOut, responses=problems(409))
 async def register_family(
-    body: FamilyIn, session: SessionDep, principal: WritesAssessments, idempotency: IdempotencyDep
+    body: FamilyIn, session: SessionDep, consent: ConsentDep, principal: WritesAssessments, idempotency: IdempotencyDep
 ) -> Response:
-    """Register a family and its members; a member already known answers 409 with the family's location."""
+    """Register a family and its members; a member already known answers 409 and asks for access for you."""
     if (replayed := await idempotency.replay(body)) is not None:
         return replayed
-    record = await service.register_family(session, principal, body)
+    record = await families.register_family(session, consent, principal, body)
     return idempotency.remember(_json(_family_out(record), 201, {"Location": f"/families/{record.family.id}"}))
 
 
@@ -224,13 +248,23 @@ async def find_families(
     identifier: Annotated[str, Query(max_length=200, description="system:value, e.g. nhs:9434765919")],
 ) -> list[FamilyOut]:
     """Families with a member holding this identifier, of those your organisation may see."""
-    return [_family_out(record) for record in await service.find_families(session, policy, principal, identifier)]
+    return [_family_out(record) for record in await families.find_families(session, policy, principal, identifier)]
 
 
 @router.get("/families/{family_id}", tags=["families"])
 async def get_family(family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments) -> FamilyOut:
     """A family and its members, if your organisation may see them."""
-    return _family_out(await service.read_family(session, policy, principal, family_id))
+    return _family_out(await families.read_family(session, policy, principal, family_id))
+
+
+@router.get("/families/{family_id}/fhir", tags=["families"], responses=FHIR_RESPONSE)
+async def get_family_as_fhir(
+    family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
+) -> JSONResponse:
+    """The family as a FHIR R4 Bundle of its Group and one Patient a member."""
+    family = _family_out(await families.read_family(session, policy, principal, family_id))
+    members = [member.model_dump(mode="json") for member in family.members]
+    return JSONResponse(fhir.family_bundle(family_id=family.id, members=members), media_type=FHIR_JSON)
 
 
 @router.get("/families/{family_id}/assessments", tags=["assessments"])
@@ -238,10 +272,22 @@ async def list_family_assessments(
     family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
 ) -> list[AssessmentSummary]:
     """The family's assessments your organisation may see; no others are shown or counted."""
-    return [_summary(a) for a in await service.family_assessments(session, policy, principal, family_id)]
+    return [_summary(a) for a in await assessments.family_assessments(session, policy, principal, family_id)]
 
 
 # --- assessments ------------------------------------------------------------------------
+
+
+@router.get("/assessments", tags=["assessments"])
+async def list_drafts(
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: ReadsAssessments,
+    status: Annotated[Literal["draft"], Query(description="only `draft`: your organisation's unfinished work")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AssessmentSummary]:
+    """Your organisation's own assessments in draft, the most recently changed first."""
+    return [_summary(a) for a in await assessments.organisation_drafts(session, policy, principal, limit)]
 
 
 def _stamp(assessment: Assessment) -> FormStamp:
@@ -275,14 +321,22 @@ def _assessment_response(assessment: Assessment, status_code: int = 200) -> JSON
     return _json(out, status_code, headers)
 
 
-@router.post("/assessments", status_code=201, tags=["assessments"], response_model=AssessmentOut)
+@router.post(
+    "/assessments", status_code=201, tags=["assessments"], response_model=AssessmentOut, responses=problems(404)
+)
 async def create_assessment(
-    body: AssessmentIn, session: SessionDep, forms: FormsDep, principal: WritesAssessments, idempotency: IdempotencyDep
+    body: AssessmentIn,
+    session: SessionDep,
+    forms: FormsDep,
+    policy: PolicyDep,
+    consent: ConsentDep,
+    principal: WritesAssessments,
+    idempotency: IdempotencyDep,
 ) -> Response:
     """Start a draft, or post a complete assessment with `status: submitted`."""
     if (replayed := await idempotency.replay(body)) is not None:
         return replayed
-    assessment = await service.create_assessment(session, forms, principal, body)
+    assessment = await assessments.create_assessment(session, forms, policy, consent, principal, body)
     return idempotency.remember(_assessment_response(assessment, 201))
 
 
@@ -291,10 +345,10 @@ async def get_assessment(
     assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
 ) -> Response:
     """An assessment and its answers, with its ETag, if your organisation may see it."""
-    return _assessment_response(await service.read_assessment(session, policy, principal, assessment_id))
+    return _assessment_response(await assessments.read_assessment(session, policy, principal, assessment_id))
 
 
-@router.put("/assessments/{assessment_id}", tags=["assessments"], response_model=AssessmentOut)
+@router.put("/assessments/{assessment_id}", tags=["assessments"], response_model=AssessmentOut, responses=problems(409))
 async def update_assessment(
     assessment_id: Id,
     body: AnswersIn,
@@ -305,12 +359,14 @@ async def update_assessment(
     if_match: IfMatch = None,
 ) -> Response:
     """Replace a draft's answers; needs If-Match (428 without, 412 when stale)."""
-    assessment = await service.changeable(session, policy, principal, assessment_id)
+    assessment = await assessments.changeable(session, policy, principal, assessment_id)
     check_if_match(if_match, assessment.revision)
-    return _assessment_response(await service.update_draft(session, forms, principal, assessment, body.answers))
+    return _assessment_response(await assessments.update_draft(session, forms, principal, assessment, body.answers))
 
 
-@router.post("/assessments/{assessment_id}/submit", tags=["assessments"], response_model=AssessmentOut)
+@router.post(
+    "/assessments/{assessment_id}/submit", tags=["assessments"], response_model=AssessmentOut, responses=problems(409)
+)
 async def submit_assessment(
     assessment_id: Id,
     session: SessionDep,
@@ -320,12 +376,17 @@ async def submit_assessment(
     if_match: IfMatch = None,
 ) -> Response:
     """Check every answer and submit; If-Match, when sent, must be current."""
-    assessment = await service.changeable(session, policy, principal, assessment_id)
+    assessment = await assessments.changeable(session, policy, principal, assessment_id)
     check_if_match(if_match, assessment.revision, required=False)
-    return _assessment_response(await service.submit(session, forms, principal, assessment))
+    return _assessment_response(await assessments.submit(session, forms, principal, assessment))
 
 
-@router.post("/assessments/{assessment_id}/corrections", tags=["assessments"], response_model=AssessmentOut)
+@router.post(
+    "/assessments/{assessment_id}/corrections",
+    tags=["assessments"],
+    response_model=AssessmentOut,
+    responses=problems(409),
+)
 async def correct_assessment(
     assessment_id: Id,
     body: CorrectionIn,
@@ -336,9 +397,11 @@ async def correct_assessment(
     if_match: IfMatch = None,
 ) -> Response:
     """Correct a submitted assessment: a new revision with a reason; needs If-Match."""
-    assessment = await service.changeable(session, policy, principal, assessment_id)
+    assessment = await assessments.changeable(session, policy, principal, assessment_id)
     check_if_match(if_match, assessment.revision)
-    return _assessment_response(await service.correct(session, forms, principal, assessment, body.answers, body.reason))
+    return _assessment_response(
+        await assessments.correct(session, forms, principal, assessment, body.answers, body.reason)
+    )
 
 
 @router.get("/assessments/{assessment_id}/revisions", tags=["assessments"])
@@ -346,7 +409,7 @@ async def list_revisions(
     assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
 ) -> list[RevisionOut]:
     """Every revision: who changed which answers, when, and why for a correction."""
-    return [_revision_out(r) for r in await service.revisions(session, policy, principal, assessment_id)]
+    return [_revision_out(r) for r in await assessments.revisions(session, policy, principal, assessment_id)]
 
 
 def _revision_out(revision: AssessmentRevision) -> RevisionOut:
@@ -354,7 +417,11 @@ def _revision_out(revision: AssessmentRevision) -> RevisionOut:
 
 
 @router.post(
-    "/assessments/{assessment_id}/carry-forward", status_code=201, tags=["assessments"], response_model=AssessmentOut
+    "/assessments/{assessment_id}/carry-forward",
+    status_code=201,
+    tags=["assessments"],
+    response_model=AssessmentOut,
+    responses=problems(409),
 )
 async def carry_forward(
     assessment_id: Id,
@@ -362,10 +429,13 @@ async def carry_forward(
     session: SessionDep,
     forms: FormsDep,
     policy: PolicyDep,
+    consent: ConsentDep,
     principal: WritesAssessments,
 ) -> Response:
     """A new draft for your organisation with every answer that still applies filled in."""
-    draft = await service.carry_forward_assessment(session, forms, policy, principal, assessment_id, body.form_version)
+    draft = await assessments.carry_forward_assessment(
+        session, forms, policy, consent, principal, assessment_id, body.form_version
+    )
     return _assessment_response(draft, 201)
 
 
@@ -374,8 +444,8 @@ async def get_assessment_as_fhir(
     assessment_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsAssessments
 ) -> JSONResponse:
     """The answers as a FHIR R4 QuestionnaireResponse."""
-    assessment = await service.read_assessment(session, policy, principal, assessment_id)
-    row = await service.require_form_version(session, assessment.form_key, assessment.form_version)
+    assessment = await assessments.read_assessment(session, policy, principal, assessment_id)
+    row = await form_versions.require_form_version(session, assessment.form_key, assessment.form_version)
     document = fhir.questionnaire_response(
         assessment_id=assessment.id,
         key=assessment.form_key,
@@ -397,4 +467,68 @@ async def get_assessment_as_fhir(
 @router.get("/internal/assessments/{assessment_id}/needs", tags=["internal"])
 async def get_assessment_needs(assessment_id: Id, session: SessionDep, principal: ActsAsAService) -> AssessmentNeeds:
     """The needs a submitted assessment found, for a service acting as itself; 409 while a draft."""
-    return await service.needs_found(session, principal, assessment_id)
+    return await assessments.needs_found(session, principal, assessment_id)
+
+
+@router.post("/internal/families/match", tags=["internal"])
+async def match_family(body: FamilyMatchIn, session: SessionDep, _service: ActsAsAService) -> FamilyMatchOut:
+    """The family a request for access names, for the consent service: by NHS number or UPN and date of birth."""
+    identifiers = [(identifier.system, identifier.value) for identifier in body.identifiers]
+    return FamilyMatchOut(family_id=await families.match_family(session, identifiers, body.date_of_birth))
+
+
+# --- the front door ---------------------------------------------------------------------
+
+
+def _decision_out(decision: RequestDecision) -> DecisionOut:
+    return DecisionOut.model_validate(decision, from_attributes=True)
+
+
+def _request_out(view: front_door.RequestView) -> RequestForSupportOut:
+    request = view.assessment
+    assert request.submitted_at is not None  # the queue holds submitted requests only
+    return RequestForSupportOut(
+        assessment_id=request.id,
+        family_id=request.family_id,
+        organisation_id=request.organisation_id,
+        submitted_at=request.submitted_at,
+        status="waiting" if view.decision is None else "decided",
+        working_days_waiting=view.working_days_waiting,
+        decision=None if view.decision is None else _decision_out(view.decision),
+    )
+
+
+@router.get("/requests-for-support", tags=["requests for support"])
+async def list_requests_for_support(
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: ReadsAssessments,
+    response: Response,
+    status: RequestStatus = "waiting",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(max_length=36, description="from the `next` link of the page before")] = None,
+) -> list[RequestForSupportOut]:
+    """Submitted requests for support: every one to a coordinator, those allocated to you otherwise; `Link` pages on."""
+    page = await front_door.requests_for_support(session, policy, principal, status, limit, after)
+    if page.after is not None:
+        query = urlencode({"status": status, "limit": limit, "after": page.after})
+        response.headers["Link"] = f'</requests-for-support?{query}>; rel="next"'
+    return [_request_out(view) for view in page.requests]
+
+
+@router.post(
+    "/requests-for-support/{assessment_id}/decision",
+    status_code=201,
+    tags=["requests for support"],
+    responses=problems(409),
+)
+async def decide_request_for_support(
+    assessment_id: Id,
+    body: DecisionIn,
+    session: SessionDep,
+    policy: PolicyDep,
+    consent: ConsentDep,
+    principal: WritesAssessments,
+) -> DecisionOut:
+    """Decide what happens next with a submitted request for support, and allocate the work (coordinators only)."""
+    return _decision_out(await front_door.decide(session, policy, consent, principal, assessment_id, body))

@@ -3,10 +3,12 @@
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.assessment.demographics import Ethnicity, SendStatus, Sex, normalise_postcode
 from services.assessment.forms import CarryForward, Layout
 from services.assessment.identifiers import IdentifierSystem
+from services.kit.dates import Day
 
 Status = Literal["draft", "submitted"]
 
@@ -24,9 +26,37 @@ class MemberIn(Strict):
     role: Literal["child", "adult"]
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    date_of_birth: date | None = None
+    date_of_birth: Day | None = None
     relationship: str | None = Field(default=None, max_length=50, description="e.g. mother, grandparent, sibling")
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
+    sex: Sex | None = None
+    ethnicity: Ethnicity | None = Field(default=None, description="one of the 19 categories of the ONS 2021 Census")
+    first_language: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        pattern=r"^[^\W\d_]+([ ',()-]+[^\W\d_]+)*\)?$",
+        description="the language they first learnt, in words: English, Polish, British Sign Language",
+    )
+    send_status: SendStatus | None = Field(
+        default=None,
+        description="special educational needs or disability: none, SEN support, or an education, health and "
+        "care (EHC) plan",
+    )
+    young_carer: bool | None = Field(default=None, description="a child who looks after someone in the family")
+    postcode: str | None = Field(
+        default=None, max_length=10, description="a UK postcode, answered in capitals with one space: SW1A 1AA"
+    )
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normalised = normalise_postcode(value)
+        if normalised is None:
+            raise ValueError("Enter a real UK postcode, like SW1A 1AA.")
+        return normalised
 
 
 class FamilyIn(Strict):
@@ -47,6 +77,12 @@ class MemberOut(BaseModel):
     date_of_birth: date | None
     relationship: str | None
     identifiers: list[IdentifierOut]
+    sex: Sex | None = None
+    ethnicity: Ethnicity | None = None
+    first_language: str | None = None
+    send_status: SendStatus | None = None
+    young_carer: bool | None = None
+    postcode: str | None = None
 
 
 class FamilyOut(BaseModel):
@@ -168,3 +204,68 @@ class AssessmentNeeds(BaseModel):
     needs: list[Need] = Field(description="empty when the form asks for none, as a request for support")
     level_of_need: str | None
     next_step: str | None
+
+
+class MatchIdentifier(Strict):
+    system: Literal["nhs", "upn", "local"]
+    value: str = Field(min_length=1, max_length=64)
+
+
+class FamilyMatchIn(Strict):
+    identifiers: list[MatchIdentifier] = Field(min_length=1, max_length=10)
+    date_of_birth: Day
+
+
+class FamilyMatchOut(BaseModel):
+    family_id: str | None
+
+
+# --- the front door -----------------------------------------------------------------
+
+Outcome = Literal[
+    "no_further_action", "signpost", "early_help_assessment", "multi_agency_panel", "refer_to_social_care"
+]
+RequestStatus = Literal["waiting", "decided"]
+
+
+class DecisionIn(Strict):
+    outcome: Outcome
+    allocated_organisation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the organisation given the work, which gains a basis for the family's assessments and plan: "
+        "required for early_help_assessment, optional for multi_agency_panel and refer_to_social_care, "
+        "refused for no_further_action and signpost",
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why, for the coordinators and the organisation allocated; no more about the family than the "
+        "decision needs",
+    )
+
+
+class DecisionOut(BaseModel):
+    outcome: Outcome
+    allocated_organisation_id: str | None
+    note: str | None
+    decided_by: str = Field(description="the practitioner who decided")
+    decided_by_organisation: str
+    decided_at: datetime
+    working_days_to_decision: int = Field(
+        description="working days from submission to decision, weekends and bank holidays of England and Wales "
+        "left out: decided on the day of submission is 0"
+    )
+
+
+class RequestForSupportOut(BaseModel):
+    """A request in the front door's queue: identifiers and the decision, never the family's details or answers."""
+
+    assessment_id: str
+    family_id: str
+    organisation_id: str = Field(description="the organisation that submitted the request")
+    submitted_at: datetime
+    status: RequestStatus
+    working_days_waiting: int | None = Field(description="while waiting: working days since submission")
+    decision: DecisionOut | None
