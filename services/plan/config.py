@@ -1,9 +1,9 @@
 from pydantic import AliasChoices, Field
 
-from services.kit.settings import ServiceSettings
+from services.access.config import AccessSettings
 
 
-class PlanSettings(ServiceSettings):
+class PlanSettings(AccessSettings):
     name: str = "plan"
     # Where the plan service reads the needs a submitted assessment found (as itself, with its own client).
     assessment_url: str = Field(

@@ -1,16 +1,32 @@
-"""The events the plan service emits: thin, with identifiers, versions and changed fields, never what a plan says.
+"""The events the plan service emits, and the handler of those it consumes.
 
-Their payload schemas are written to `schemas/events/` by
+What it emits is thin, with identifiers, versions and changed fields, never
+what a plan says. Their payload schemas are written to `schemas/events/` by
 `python -m services.plan.events`; a test fails when the files drift.
+
+It consumes `assessment.created` and `assessment.submitted` (durable consumer
+`plan-assessments`): every assessment is noted for the reports, and a
+submitted early help assessment opens a draft plan when its next step calls
+for one (a plan or a team around the family; not universal services), or
+records a front-door referral to social care when that is its next step.
 """
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.audit import AUDIT_EVENT_TYPE, AccessRecorded
-from services.kit.events.catalogue import EventCatalogue
+from services.access.audit import AUDIT_EVENT_TYPE, AccessRecorded
+from services.access.events import FamilyEvents
+from services.access.standing import Standing
+from services.kit.auth import Principal
+from services.kit.events.consumer import ConsumerSpec, Handler
+from services.kit.events.envelope import BaseCloudEvent, nats_subject
 from services.kit.events.schemas import write_event_schemas
+from services.plan.clients import AssessmentFindings, Findings
+from services.plan.schemas import ContactKind, ReferralOutcome, ReferralSource
 
 SOURCE = "/services/plan"
 
@@ -68,7 +84,23 @@ class PlanClosed(PlanChange):
 
 
 class PlanReopened(PlanChange):
-    """`plan.reopened`."""
+    """`plan.reopened`: a new episode of the plan has begun."""
+
+
+class PlanDiscarded(PlanChange):
+    """`plan.discarded`: a draft nobody went on with; the family may have another plan."""
+
+
+class PlanContactRecorded(BaseModel):
+    """`plan.contact_recorded`: a contact with the family was recorded; who took part and what was said are case
+    notes, read over REST with a basis for them."""
+
+    plan_id: str
+    family_id: str
+    organisation_id: str  # who recorded it
+    contact_id: str
+    kind: ContactKind
+    occurred_at: datetime
 
 
 class PlanReviewDue(BaseModel):
@@ -78,6 +110,26 @@ class PlanReviewDue(BaseModel):
     family_id: str
     lead_organisation_id: str | None
     due_on: date
+
+
+class SocialCareReferred(BaseModel):
+    """`social_care.referred`: the family was referred to children's social care; why is read over REST."""
+
+    referral_id: str
+    family_id: str
+    organisation_id: str  # the referring organisation
+    source: ReferralSource
+    plan_id: str | None  # the plan stepped up, or the plan whose closure came before
+    assessment_id: str | None  # the early help assessment that referred the family
+
+
+class SocialCareOutcomeRecorded(BaseModel):
+    """`social_care.outcome_recorded`: what social care decided on a referral."""
+
+    referral_id: str
+    family_id: str
+    organisation_id: str  # who recorded it
+    outcome: ReferralOutcome
 
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
@@ -90,12 +142,87 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "plan.stepped_down": PlanSteppedDown,
     "plan.closed": PlanClosed,
     "plan.reopened": PlanReopened,
+    "plan.discarded": PlanDiscarded,
+    "plan.contact_recorded": PlanContactRecorded,
     "plan.review_due": PlanReviewDue,
+    "social_care.referred": SocialCareReferred,
+    "social_care.outcome_recorded": SocialCareOutcomeRecorded,
     AUDIT_EVENT_TYPE: AccessRecorded,
 }
 
 
-emit = EventCatalogue(SOURCE, EVENT_PAYLOADS).emit
+emit = FamilyEvents(SOURCE, EVENT_PAYLOADS).emit_about
+
+
+# --- what it consumes ---------------------------------------------------------------------
+
+# The forms whose submission opens a draft plan; a request for support is counted, not planned.
+PLAN_OPENING_FORMS = frozenset({"early-help-assessment"})
+# The next steps (an assessment's `next_step`) that are a plan; a form without the question opens one too.
+PLAN_NEXT_STEPS = frozenset({"early_help_plan", "single_agency_plan", "team_around_the_family"})
+# The next step that refers the family to children's social care from the front door: a referral, not a plan.
+REFER_TO_SOCIAL_CARE = "refer_to_social_care"
+
+
+def calls_for_a_plan(findings: Findings) -> bool:
+    return findings.next_step is None or findings.next_step in PLAN_NEXT_STEPS
+
+
+@dataclass(frozen=True)
+class AssessmentEvents:
+    """`assessment.created` and `assessment.submitted`: noted for the reports; an early help assessment's
+    submission opens a draft plan, on behalf of the assessing organisation, when its next step calls for one, and
+    records its referral to social care when that is its next step (once, however often the event comes)."""
+
+    findings: Callable[[], AssessmentFindings]  # the assessment service's client, made in the app's lifespan
+    standing: Callable[[], Standing]  # who to tell of the plan's author and team, made there too
+    acting_as: str  # the subject this service opens plans as
+
+    def consumer(self) -> ConsumerSpec:
+        return ConsumerSpec(
+            name="plan-assessments",
+            subjects=[nats_subject("assessment.created"), nats_subject("assessment.submitted")],
+            prepare=self.prepare,
+        )
+
+    async def prepare(self, event: BaseCloudEvent) -> Handler:
+        """What the assessment found is read before the transaction opens, so no lock waits on the call."""
+        # Imported here, not above: the use cases import this module for the events they emit.
+        from services.plan.service import opening, referrals
+
+        data = event.get_data()
+        assert isinstance(data, dict)
+        submitted = event.get_type() == "assessment.submitted"
+        at = event.get_time()
+        assert at is not None
+        opens_a_plan = submitted and data["form_key"] in PLAN_OPENING_FORMS
+        findings = await self.findings().of(data["assessment_id"]) if opens_a_plan else None
+
+        async def apply(session: AsyncSession, _event: BaseCloudEvent) -> None:
+            await opening.note_assessment(
+                session,
+                assessment_id=data["assessment_id"],
+                family_id=data["family_id"],
+                organisation_id=data["organisation_id"],
+                organisation_type=data["organisation_type"],
+                form_key=data["form_key"],
+                at=at,
+                submitted=submitted,
+            )
+            if findings is None:
+                return
+            acting = Principal(
+                subject=self.acting_as,
+                organisation_id=data["organisation_id"],
+                organisation_type=data["organisation_type"],
+                scopes=frozenset(),
+            )
+            if calls_for_a_plan(findings):
+                await opening.open_from_submission(session, self.standing(), acting, findings)
+            elif findings.next_step == REFER_TO_SOCIAL_CARE:
+                await referrals.refer_from_the_front_door(session, acting, findings)
+
+        return apply
 
 
 if __name__ == "__main__":

@@ -1,22 +1,36 @@
 """The plan service's tables.
 
 A plan is one row: its needs, goals, actions, team and reviews are a document
-(JSON columns) that changes as a whole under one version, which is what the
-ETag names. The columns beside the document are what reports and lists filter
-on. `PlanOrganisation` indexes who may see a plan by right of the plan itself
-(its author, its lead's organisation, its team), so that a list or a report
-can be narrowed in SQL. `AssessmentRecord` is what this service learnt from
+(JSON columns, typed by `document`) that changes as a whole under one version,
+which is what the ETag names. The columns beside the document are what reports and lists filter
+on. `PlanEpisode` holds each episode of the document as a row, for the
+reports that count closures and re-referrals. `SocialCareReferral` is a referral to children's social care
+and its outcome. `PlanContact` is a contact recorded on a plan (a visit, call, meeting, message or note): its
+participants and summary are the family's case notes, a category of their own. `PlanOrganisation` indexes
+who may see a plan by right of the plan itself (its author, its lead's organisation, its team), so that a list
+or a report can be narrowed in SQL. `AssessmentRecord` is what this service learnt from
 assessment events: enough to count assessments started, time a request for
 support to an active plan and spot a re-referral.
 """
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import JSON, Index, text
+from sqlalchemy import Index, Text, text
 from sqlmodel import Column, Field, SQLModel
 
 from services.kit.db import UtcDateTime
+from services.plan.document import (
+    Action,
+    Episode,
+    Goal,
+    Need,
+    Participant,
+    PlanDocumentColumn,
+    Review,
+    TeamMember,
+)
+
+OPEN = "status NOT IN ('closed', 'discarded')"  # a family has one plan at a time in this state
 
 
 class Plan(SQLModel, table=True):
@@ -26,14 +40,14 @@ class Plan(SQLModel, table=True):
             "uq_plan_open_per_family",
             "family_id",
             unique=True,
-            sqlite_where=text("status != 'closed'"),
-            postgresql_where=text("status != 'closed'"),
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
         ),
     )
 
     id: str = Field(primary_key=True, max_length=36)
     family_id: str = Field(index=True, max_length=36)
-    status: str = Field(max_length=10)  # draft, active, closed
+    status: str = Field(max_length=10)  # draft, active, closed, discarded: see `transitions`
     version: int
     organisation_id: str = Field(max_length=64)  # who opened it: the assessing organisation, or the council
     created_by: str = Field(max_length=255)
@@ -41,11 +55,14 @@ class Plan(SQLModel, table=True):
     lead_name: str | None = Field(default=None, max_length=200)
     lead_organisation_id: str | None = Field(default=None, index=True, max_length=64)
     lead_email: str | None = Field(default=None, max_length=254)  # a practitioner's work address; never logged
-    team: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    needs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    goals: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    actions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    reviews: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    team: list[TeamMember] = Field(
+        default_factory=list, sa_column=Column(PlanDocumentColumn(TeamMember), nullable=False)
+    )
+    needs: list[Need] = Field(default_factory=list, sa_column=Column(PlanDocumentColumn(Need), nullable=False))
+    goals: list[Goal] = Field(default_factory=list, sa_column=Column(PlanDocumentColumn(Goal), nullable=False))
+    actions: list[Action] = Field(default_factory=list, sa_column=Column(PlanDocumentColumn(Action), nullable=False))
+    reviews: list[Review] = Field(default_factory=list, sa_column=Column(PlanDocumentColumn(Review), nullable=False))
+    episodes: list[Episode] = Field(default_factory=list, sa_column=Column(PlanDocumentColumn(Episode), nullable=False))
     children: int = 0
     level_of_need: str | None = Field(default=None, max_length=2)
     # Practice dates, as practitioners record them (a closure may be recorded the week after);
@@ -68,6 +85,40 @@ class Plan(SQLModel, table=True):
     stepped_down_from: str | None = Field(default=None, max_length=36)  # the plan social care took over
     re_referral: bool = False
     days_since_last_closure: int | None = None
+
+
+class PlanEpisode(SQLModel, table=True):
+    """An episode of a plan (`document.Episode`) as a row, written with the plan, for the reports to count."""
+
+    __tablename__ = "plan_episode"
+
+    plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=36)
+    number: int = Field(primary_key=True)
+    family_id: str = Field(index=True, max_length=36)
+    opened_on: date = Field(index=True)
+    re_referral: bool = False
+    closed_on: date | None = Field(default=None, index=True)
+    close_reason: str | None = Field(default=None, max_length=40)
+    outcome_areas: int = 0
+    all_needs_met: bool = False
+
+
+def episode_rows(plan: Plan) -> list[PlanEpisode]:
+    """The plan's episodes as the rows the reports count."""
+    return [
+        PlanEpisode(
+            plan_id=plan.id,
+            number=episode.number,
+            family_id=plan.family_id,
+            opened_on=episode.opened_on,
+            re_referral=episode.re_referral,
+            closed_on=episode.closed_on,
+            close_reason=episode.close_reason,
+            outcome_areas=episode.outcome_areas,
+            all_needs_met=episode.all_needs_met,
+        )
+        for episode in plan.episodes
+    ]
 
 
 class PlanOrganisation(SQLModel, table=True):
@@ -93,3 +144,49 @@ class AssessmentRecord(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     re_referral: bool = False
     days_since_last_closure: int | None = None
+
+
+class SocialCareReferral(SQLModel, table=True):
+    """A referral to children's social care: from a step-up, the front door, or after early help closed; and
+    what social care decided, recorded once."""
+
+    __tablename__ = "social_care_referral"
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    organisation_id: str = Field(max_length=64)  # the referring organisation
+    source: str = Field(max_length=20)  # step_up, front_door, after_closure
+    referred_on: date = Field(index=True)
+    reason: str | None = Field(default=None, max_length=2000)  # never in events or logs
+    plan_id: str | None = Field(default=None, foreign_key="plan.id", index=True, max_length=36)
+    # One referral per assessment, however often its event comes: decided by the database.
+    assessment_id: str | None = Field(default=None, unique=True, max_length=36)
+    days_since_closure: int | None = None
+    outcome: str | None = Field(default=None, max_length=30)
+    decided_on: date | None = None
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    outcome_recorded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class PlanContact(SQLModel, table=True):
+    """A contact with the family recorded on a plan; its participants and summary are case notes (`case_notes`).
+
+    A row of its own rather than a part of the plan's document: recording one changes neither the plan nor its
+    version, and a plan's contacts are read, and paged, apart from it.
+    """
+
+    __tablename__ = "plan_contact"
+    __table_args__ = (Index("ix_plan_contact_plan_id_occurred_at", "plan_id", "occurred_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    plan_id: str = Field(foreign_key="plan.id", max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    kind: str = Field(max_length=10)  # visit, call, meeting, message, note
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    participants: list[Participant] = Field(
+        default_factory=list, sa_column=Column(PlanDocumentColumn(Participant), nullable=False)
+    )
+    summary: str = Field(sa_type=Text)  # free text about the family: never in events, logs or metrics
+    organisation_id: str = Field(max_length=64)  # who recorded it
+    recorded_by: str = Field(max_length=255)
+    recorded_at: datetime = Field(sa_type=UtcDateTime)

@@ -1,43 +1,75 @@
-"""HTTP for plans: translation only; the rules are in `service`."""
+"""HTTP for plans, their contacts and chronology, referrals to social care and reports: translation only; the
+rules are in `service`.
 
-from typing import Annotated
+Every report answers JSON, or CSV of its rows with `?format=csv` or
+`Accept: text/csv`.
+"""
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from services.kit.access import AccessPolicy
+from services.access.decisions import AccessPolicy
+from services.access.standing import Standing
 from services.kit.auth import Principal, require_scope
+from services.kit.dates import Day
 from services.kit.db import SessionDep
 from services.kit.etags import IfMatch, etag
 from services.kit.idempotency import IdempotencyDep
+from services.kit.ids import ID_PATTERN
+from services.kit.openapi import problems
+from services.kit.problems import ValidationFailed
 from services.plan import service
-from services.plan.assessments import AssessmentFindings
-from services.plan.models import Plan
+from services.plan.clients import AssessmentFindings
+from services.plan.document import dumped
+from services.plan.models import Plan, PlanContact, SocialCareReferral
 from services.plan.schemas import (
     ActivateIn,
+    AssessmentsStarted,
+    Caseload,
+    Chronology,
+    Claims,
     CloseIn,
     Closure,
+    Closures,
+    ContactIn,
+    ContactOut,
+    DiscardIn,
     Goal,
     GoalIn,
     LeadProfessional,
+    OutcomeIn,
+    Period,
     PlanIn,
     PlanOut,
     PlanParticipants,
     PlanPatch,
     PlanSummary,
+    ReferralIn,
+    ReferralOut,
     ReopenIn,
     ReReferral,
+    ReReferrals,
     Review,
     ReviewIn,
     StepDownIn,
     StepUp,
     StepUpIn,
+    TimeToPlan,
 )
+from services.plan.transitions import allowed, standing
 
 ReadsPlans = Annotated[Principal, Depends(require_scope("plans:read"))]
 WritesPlans = Annotated[Principal, Depends(require_scope("plans:write"))]
 ActsAsAService = Annotated[Principal, Depends(require_scope("service"))]
-Id = Annotated[str, Path(max_length=36)]
+Id = Annotated[str, Path(max_length=36, pattern=ID_PATTERN)]
 
 
 # async: FastAPI runs a plain function dependency in a worker thread, a cost on every request.
@@ -51,14 +83,20 @@ async def _findings(request: Request) -> AssessmentFindings:
     return findings
 
 
+async def _standing(request: Request) -> Standing:
+    standing: Standing = request.app.state.standing
+    return standing
+
+
 PolicyDep = Annotated[AccessPolicy, Depends(_policy)]
 FindingsDep = Annotated[AssessmentFindings, Depends(_findings)]
+StandingDep = Annotated[Standing, Depends(_standing)]
 
 
 async def _editor(
-    session: SessionDep, policy: PolicyDep, principal: WritesPlans, if_match: IfMatch = None
+    session: SessionDep, policy: PolicyDep, standing: StandingDep, principal: WritesPlans, if_match: IfMatch = None
 ) -> service.Editor:
-    return service.Editor(session, policy, principal, if_match)
+    return service.Editor(session, policy, standing, principal, if_match)
 
 
 EditorDep = Annotated[service.Editor, Depends(_editor)]
@@ -82,11 +120,11 @@ def plan_out(plan: Plan) -> PlanOut:
             "organisation_id": plan.organisation_id,
             "assessment_id": plan.assessment_id,
             "lead_professional": _lead(plan),
-            "team": plan.team,
-            "needs": plan.needs,
-            "goals": [Goal.model_validate(goal) for goal in plan.goals],
-            "actions": plan.actions,
-            "reviews": [Review.model_validate(review) for review in plan.reviews],
+            "team": dumped(plan.team),
+            "needs": dumped(plan.needs),
+            "goals": [Goal.model_validate(goal) for goal in dumped(plan.goals)],
+            "actions": dumped(plan.actions),
+            "reviews": [Review.model_validate(review) for review in dumped(plan.reviews)],
             "level_of_need": plan.level_of_need,
             "requested_on": plan.requested_on,
             "opened_on": plan.opened_on,
@@ -102,6 +140,8 @@ def plan_out(plan: Plan) -> PlanOut:
             "re_referral": ReReferral(days_since_last_closure=plan.days_since_last_closure)
             if plan.days_since_last_closure is not None
             else None,
+            "episodes": dumped(plan.episodes),
+            "allowed_actions": allowed(standing(plan.status, plan.close_reason)),
         }
     )
 
@@ -111,19 +151,20 @@ def _answer(plan: Plan, response: Response) -> PlanOut:
     return plan_out(plan)
 
 
-@router.post("/plans", status_code=201, response_model=PlanOut)
+@router.post("/plans", status_code=201, response_model=PlanOut, responses=problems(404, 409))
 async def create_plan(
     body: PlanIn,
     session: SessionDep,
     policy: PolicyDep,
     findings: FindingsDep,
+    standing: StandingDep,
     principal: WritesPlans,
     idempotency: IdempotencyDep,
 ) -> Response:
     """A draft plan from a submitted assessment, with its needs listed; 409 with `Location` when one is open."""
     if (replayed := await idempotency.replay(body)) is not None:
         return replayed
-    plan = await service.create_plan(session, policy, findings, principal, body)
+    plan = await service.create_plan(session, policy, standing, findings, principal, body)
     headers = {"ETag": etag(plan.version), "Location": f"/plans/{plan.id}"}
     return idempotency.remember(JSONResponse(plan_out(plan).model_dump(mode="json"), 201, headers))
 
@@ -133,10 +174,23 @@ async def list_plans(
     session: SessionDep,
     policy: PolicyDep,
     principal: ReadsPlans,
-    family_id: Annotated[str, Query(max_length=36)],
+    family_id: Annotated[str | None, Query(max_length=36)] = None,
+    lead_email: Annotated[
+        str | None,
+        Query(
+            max_length=254,
+            description="instead of `family_id`: the open plans your organisation leads through this practitioner "
+            "(their work address), the next review due first",
+        ),
+    ] = None,
 ) -> list[PlanSummary]:
-    """A family's plans the caller may open; the others are neither listed nor counted."""
-    plans = await service.family_plans(session, policy, principal, family_id)
+    """A family's plans the caller may open, or a lead professional's; the others are neither listed nor counted."""
+    if (family_id is None) == (lead_email is None):
+        raise ValidationFailed("Give either `family_id` or `lead_email`.")
+    if family_id is not None:
+        plans = await service.family_plans(session, policy, principal, family_id)
+    else:
+        plans = await service.plans_led_by(session, policy, principal, lead_email or "")
     return [
         PlanSummary(
             id=plan.id,
@@ -159,43 +213,43 @@ async def get_plan(
     return _answer(await service.read_plan(session, policy, principal, plan_id), response)
 
 
-@router.patch("/plans/{plan_id}")
+@router.patch("/plans/{plan_id}", responses=problems(409))
 async def update_plan(plan_id: Id, body: PlanPatch, editor: EditorDep, response: Response) -> PlanOut:
     """Replace parts of the plan (lead, team, needs, actions, next review); needs `If-Match`."""
     return _answer(await service.update_plan(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/goals")
+@router.post("/plans/{plan_id}/goals", responses=problems(409))
 async def add_goal(plan_id: Id, body: GoalIn, editor: EditorDep, response: Response) -> PlanOut:
     """A goal linked to the plan's needs, with its outcome area and measure of success."""
     return _answer(await service.add_goal(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/activate")
+@router.post("/plans/{plan_id}/activate", responses=problems(409))
 async def activate_plan(plan_id: Id, body: ActivateIn, editor: EditorDep, response: Response) -> PlanOut:
     """The plan is agreed: it needs a lead professional and a goal; the first review is due 6 weeks on."""
     return _answer(await service.activate(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/reviews")
+@router.post("/plans/{plan_id}/reviews", responses=problems(409))
 async def record_review(plan_id: Id, body: ReviewIn, editor: EditorDep, response: Response) -> PlanOut:
     """A review: who came, the family's voice, and every goal on the change matrix (stage and score 1-10)."""
     return _answer(await service.record_review(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/close")
+@router.post("/plans/{plan_id}/close", responses=problems(409))
 async def close_plan(plan_id: Id, body: CloseIn, editor: EditorDep, response: Response) -> PlanOut:
     """Close an active plan with its reason."""
     return _answer(await service.close(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/step-up")
+@router.post("/plans/{plan_id}/step-up", responses=problems(409))
 async def step_up(plan_id: Id, body: StepUpIn, editor: EditorDep, response: Response) -> PlanOut:
     """Social care takes the family over: the plan closes, recording when and why."""
     return _answer(await service.step_up(editor, plan_id, body), response)
 
 
-@router.post("/plans/{plan_id}/step-down", status_code=201)
+@router.post("/plans/{plan_id}/step-down", status_code=201, responses=problems(409))
 async def step_down(plan_id: Id, body: StepDownIn, editor: EditorDep, response: Response) -> PlanOut:
     """Social care hands the family back: a new early help plan flagged as a step-down (a soft landing)."""
     plan = await service.step_down(editor, plan_id, body)
@@ -203,10 +257,82 @@ async def step_down(plan_id: Id, body: StepDownIn, editor: EditorDep, response: 
     return _answer(plan, response)
 
 
-@router.post("/plans/{plan_id}/reopen")
+@router.post("/plans/{plan_id}/reopen", responses=problems(409))
 async def reopen_plan(plan_id: Id, body: ReopenIn, editor: EditorDep, response: Response) -> PlanOut:
-    """A closed plan becomes active again."""
+    """A closed plan becomes active again, in a new episode; a re-referral when within 12 months of its closure."""
     return _answer(await service.reopen(editor, plan_id, body), response)
+
+
+@router.post("/plans/{plan_id}/discard", responses=problems(409))
+async def discard_plan(plan_id: Id, body: DiscardIn, editor: EditorDep, response: Response) -> PlanOut:
+    """A draft nobody goes on with is discarded: it frees the family's one open-plan slot and counts as no closure."""
+    return _answer(await service.discard(editor, plan_id, body), response)
+
+
+# --- contacts and the chronology ---------------------------------------------------------
+
+
+def contact_out(contact: PlanContact) -> ContactOut:
+    return ContactOut.model_validate(
+        {
+            "id": contact.id,
+            "plan_id": contact.plan_id,
+            "family_id": contact.family_id,
+            "kind": contact.kind,
+            "occurred_at": contact.occurred_at,
+            "participants": dumped(contact.participants),
+            "summary": contact.summary,
+            "organisation_id": contact.organisation_id,
+            "recorded_by": contact.recorded_by,
+            "recorded_at": contact.recorded_at,
+        }
+    )
+
+
+@router.post(
+    "/plans/{plan_id}/contacts",
+    status_code=201,
+    response_model=ContactOut,
+    tags=["case notes"],
+    responses=problems(409),
+)
+async def record_contact(
+    plan_id: Id,
+    body: ContactIn,
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: WritesPlans,
+    idempotency: IdempotencyDep,
+) -> Response:
+    """A visit, call, meeting, message or note with the family, recorded by the plan's author, lead or team."""
+    if (replayed := await idempotency.replay(body)) is not None:
+        return replayed
+    contact = await service.contacts.record_contact(session, policy, principal, plan_id, body)
+    return idempotency.remember(JSONResponse(contact_out(contact).model_dump(mode="json"), 201))
+
+
+@router.get("/plans/{plan_id}/contacts", tags=["case notes"])
+async def list_contacts(
+    plan_id: Id,
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: ReadsPlans,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(max_length=36, description="from the `next` link of the page before")] = None,
+) -> list[ContactOut]:
+    """The plan's contacts in the order they happened, to a reader of its case notes; `Link` pages on; audited."""
+    page = await service.contacts.plan_contacts(session, policy, principal, plan_id, limit, after)
+    if page.after is not None:
+        query = urlencode({"limit": limit, "after": page.after})
+        response.headers["Link"] = f'</plans/{plan_id}/contacts?{query}>; rel="next"'
+    return [contact_out(contact) for contact in page.contacts]
+
+
+@router.get("/plans/{plan_id}/chronology", tags=["case notes"])
+async def get_chronology(plan_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans) -> Chronology:
+    """The plan's steps, reviews, contacts, assessment and referrals in date order; notes to a case notes reader."""
+    return await service.chronology.chronology(session, policy, principal, plan_id)
 
 
 # --- for platform services (the gateway does not route /internal/) ----------------------
@@ -225,3 +351,147 @@ async def get_plan_participants(plan_id: Id, session: SessionDep, _caller: ActsA
             "lead": _lead(plan),
         }
     )
+
+
+# --- reports ----------------------------------------------------------------------------
+
+ReadsReports = Annotated[Principal, Depends(require_scope("reports:read"))]
+CSV_MEDIA_TYPE = "text/csv"
+
+reports = APIRouter(prefix="/reports", tags=["reports"])
+
+
+def _period(
+    start: Annotated[
+        Day | None, Query(alias="from", description="first day; 3 months before `to` when left out")
+    ] = None,
+    end: Annotated[Day | None, Query(alias="to", description="last day, inclusive; today when left out")] = None,
+) -> Period:
+    end = end or date.today()
+    start = start or end - timedelta(days=91)
+    if start > end:
+        raise ValidationFailed("`from` is after `to`.")
+    return Period(start=start, end=end)
+
+
+PeriodDep = Annotated[Period, Depends(_period)]
+Format = Annotated[Literal["json", "csv"] | None, Query(alias="format", description="csv, or send Accept: text/csv")]
+# Each report documents its CSV form beside the JSON one.
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
+Accept = Annotated[str | None, Header()]
+
+
+def _report(
+    answer: tuple[BaseModel, Sequence[dict[str, Any]]], name: str, fmt: str | None, accept: str | None
+) -> Response:
+    report, rows = answer
+    if fmt == "csv" or (fmt is None and accept is not None and CSV_MEDIA_TYPE in accept):
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+        return Response(buffer.getvalue(), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8", headers=headers)
+    return JSONResponse(report.model_dump(mode="json"))
+
+
+@reports.get("/assessments-started", response_model=AssessmentsStarted, responses=CSV_RESPONSE)
+async def assessments_started(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    fmt: Format = None,
+    accept: Accept = None,
+    form_key: Annotated[str, Query(max_length=100)] = "early-help-assessment",
+) -> Response:
+    """Assessments started in the period, per organisation type and per organisation."""
+    answer = await service.reports.assessments_started(session, principal, period, form_key)
+    return _report(answer, "assessments-started", fmt, accept)
+
+
+@reports.get("/time-to-plan", response_model=TimeToPlan, responses=CSV_RESPONSE)
+async def time_to_plan(
+    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """Of plans activated in the period: median days from the request for support; share within 10 working days."""
+    return _report(await service.reports.time_to_plan(session, principal, period), "time-to-plan", fmt, accept)
+
+
+@reports.get("/closures", response_model=Closures, responses=CSV_RESPONSE)
+async def closures(
+    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """Plans closed in the period by reason, and the share closed with outcomes met."""
+    return _report(await service.reports.closures(session, principal, period), "closures", fmt, accept)
+
+
+@reports.get("/re-referrals", response_model=ReReferrals, responses=CSV_RESPONSE)
+async def re_referrals(
+    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """Of the plans closed in the period (stepped-up ones aside), the share re-referred within 6 weeks, 6 and 12 months.
+
+    Within 6 weeks, a step-up to social care counts as well as a new request for support or plan.
+    """
+    return _report(await service.reports.re_referrals(session, principal, period), "re-referrals", fmt, accept)
+
+
+@reports.get("/caseload", response_model=Caseload, responses=CSV_RESPONSE)
+async def caseload(session: SessionDep, principal: ReadsReports, fmt: Format = None, accept: Accept = None) -> Response:
+    """Families and children on each lead professional's active plans, today."""
+    return _report(await service.reports.caseload(session, principal), "caseload", fmt, accept)
+
+
+@reports.get("/claims", response_model=Claims, responses=CSV_RESPONSE)
+async def claims(
+    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """Supporting Families claim candidates.
+
+    Plans closed in the period with every need met, in 3 or more outcome areas, and no re-referral
+    or step-up for 6 months after closure.
+    """
+    return _report(await service.reports.claims(session, principal, period), "claims", fmt, accept)
+
+
+# --- referrals to children's social care ------------------------------------------------
+
+
+def referral_out(referral: SocialCareReferral) -> ReferralOut:
+    return ReferralOut.model_validate(referral, from_attributes=True)
+
+
+@router.post("/families/{family_id}/social-care-referrals", status_code=201, tags=["social care"])
+async def refer_to_social_care(
+    family_id: Id, body: ReferralIn, session: SessionDep, policy: PolicyDep, principal: WritesPlans, response: Response
+) -> ReferralOut:
+    """A referral to children's social care from the front door or after early help closed; a step-up makes its own."""
+    referral = await service.referrals.refer(session, policy, principal, family_id, body)
+    response.headers["Location"] = f"/social-care-referrals/{referral.id}"
+    return referral_out(referral)
+
+
+@router.get("/families/{family_id}/social-care-referrals", tags=["social care"])
+async def list_social_care_referrals(
+    family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
+) -> list[ReferralOut]:
+    """The family's referrals to social care, oldest first, with their outcomes; audited."""
+    return [referral_out(r) for r in await service.referrals.family_referrals(session, policy, principal, family_id)]
+
+
+@router.get("/social-care-referrals/{referral_id}", tags=["social care"])
+async def get_social_care_referral(
+    referral_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
+) -> ReferralOut:
+    """One referral to social care, with its outcome once recorded; every read is audited."""
+    return referral_out(await service.referrals.read_referral(session, policy, principal, referral_id))
+
+
+@router.post("/social-care-referrals/{referral_id}/outcome", tags=["social care"], responses=problems(409))
+async def record_social_care_outcome(
+    referral_id: Id, body: OutcomeIn, session: SessionDep, policy: PolicyDep, principal: WritesPlans
+) -> ReferralOut:
+    """What social care decided on the referral, recorded once (409 after); never before the referral's date."""
+    referral = await service.referrals.record_outcome(session, policy, principal, referral_id, body)
+    return referral_out(referral)

@@ -5,6 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.kit.dates import AwareMoment, Day
+from services.kit.ids import ID_PATTERN
+
 OutcomeArea = Literal[
     "education_and_attendance",
     "early_years",
@@ -27,11 +30,13 @@ CloseReason = Literal[
     "moved_away",
     "other",
 ]
-PlanStatus = Literal["draft", "active", "closed"]
+PlanStatus = Literal["draft", "active", "closed", "discarded"]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 OrganisationId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+# A record another service keeps, looked up there by this id.
+RecordId = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=ID_PATTERN)]
 # The shape of an address only: whether it reaches anyone is for the mail server to say.
 EmailAddress = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")]
 
@@ -49,6 +54,7 @@ class LeadProfessional(Strict):
 class TeamMember(Strict):
     organisation_id: OrganisationId
     role: ShortText
+    name: ShortText | None = Field(default=None, description="the person, when the team names one")
 
 
 class Need(Strict):
@@ -63,15 +69,28 @@ class Action(Strict):
     description: Text
     owner: ShortText = Field(description="who does it")
     organisation_id: OrganisationId
-    due_on: date
-    done_on: date | None = None
+    due_on: Day
+    done_on: Day | None = None
 
 
 class PlanIn(Strict):
     """A plan from a submitted assessment; or, for a family social care steps down, from nothing."""
 
-    assessment_id: ItemId | None = None
-    family_id: ItemId | None = Field(default=None, description="only for a plan without an assessment")
+    # What `service.create_plan` requires of the two ways in, declared so that the schema says it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["assessment_id"], "properties": {"assessment_id": {"type": "string"}}},
+                {
+                    "required": ["family_id", "stepped_down_from_social_care"],
+                    "properties": {"family_id": {"type": "string"}, "stepped_down_from_social_care": {"const": True}},
+                },
+            ]
+        }
+    )
+
+    assessment_id: RecordId | None = None
+    family_id: RecordId | None = Field(default=None, description="only for a plan without an assessment")
     lead_professional: LeadProfessional | None = None
     stepped_down_from_social_care: bool = False
 
@@ -83,7 +102,7 @@ class PlanPatch(Strict):
     team: list[TeamMember] | None = Field(default=None, max_length=50)
     needs: list[Need] | None = Field(default=None, max_length=50)
     actions: list[Action] | None = Field(default=None, max_length=200)
-    next_review_due: date | None = None
+    next_review_due: Day | None = None
 
 
 class GoalIn(Strict):
@@ -106,26 +125,26 @@ class Attendee(Strict):
 
 
 class ReviewIn(Strict):
-    held_on: date
+    held_on: Day
     attendees: list[Attendee] = Field(min_length=1, max_length=50)
     family_voice: Text = Field(description="what the family said about how things are going")
     ratings: list[GoalRating] = Field(min_length=1, max_length=50, description="every goal, on the change matrix")
-    next_review_due: date | None = Field(default=None, description="6 weeks after `held_on` when left out")
+    next_review_due: Day | None = Field(default=None, description="6 weeks after `held_on` when left out")
 
 
 class ActivateIn(Strict):
-    activated_on: date | None = Field(default=None, description="today when left out")
+    activated_on: Day | None = Field(default=None, description="today when left out")
 
 
 class CloseIn(Strict):
     reason: CloseReason
     note: Text | None = None
-    closed_on: date | None = Field(default=None, description="today when left out")
+    closed_on: Day | None = Field(default=None, description="today when left out")
 
 
 class StepUpIn(Strict):
     reason: Text
-    stepped_up_on: date | None = Field(default=None, description="today when left out")
+    stepped_up_on: Day | None = Field(default=None, description="today when left out")
 
 
 class StepDownIn(Strict):
@@ -134,6 +153,10 @@ class StepDownIn(Strict):
 
 class ReopenIn(Strict):
     reason: Text
+
+
+class DiscardIn(Strict):
+    reason: Text = Field(description="why nobody is going on with the draft; kept with the plan, never in events")
 
 
 class Goal(BaseModel):
@@ -172,6 +195,20 @@ class ReReferral(BaseModel):
     days_since_last_closure: int
 
 
+class EpisodeOut(BaseModel):
+    """One spell of early help on the plan: from its opening, or a reopening, to its closure."""
+
+    number: int = Field(description="1 for the opening, one more for each reopening")
+    opened_on: date
+    re_referral: bool = Field(description="opened within 12 months of the family's last closure")
+    days_since_last_closure: int | None
+    closed_on: date | None
+    close_reason: str | None = Field(description="a closing reason, `stepped_up_to_social_care` or `discarded`")
+    close_note: str | None
+    outcome_areas: int = Field(description="distinct outcome areas of the plan's needs, as closed")
+    all_needs_met: bool = Field(description="as closed")
+
+
 class PlanOut(BaseModel):
     id: str
     family_id: str
@@ -194,6 +231,11 @@ class PlanOut(BaseModel):
     step_up: StepUp | None
     stepped_down_from: str | None = Field(description="the plan social care took over, for a soft landing")
     re_referral: ReReferral | None
+    episodes: list[EpisodeOut] = Field(description="oldest first; a reopening adds one and changes none")
+    allowed_actions: list[str] = Field(
+        description="what the plan's status lets be done to it now (`transitions`), whoever asks: "
+        "change, add_goal, activate, review, close, step_up, step_down, reopen, discard"
+    )
 
 
 class PlanSummary(BaseModel):
@@ -214,3 +256,240 @@ class PlanParticipants(BaseModel):
     status: PlanStatus
     organisations: list[str] = Field(description="sorted: who may see the plan by right of it (author, lead, team)")
     lead: LeadProfessional | None
+
+
+# --- contacts and the chronology ---------------------------------------------------------
+
+ContactKind = Literal["visit", "call", "meeting", "message", "note"]
+SUMMARY_MAX_LENGTH = 10_000  # a long note of a home visit fits; a pasted document does not
+
+
+class Participant(Strict):
+    name: ShortText | None = Field(default=None, description="left out where only the role is recorded")
+    role: ShortText = Field(description="e.g. mother, family worker, class teacher")
+    organisation_id: OrganisationId | None = Field(default=None, description="none for the family")
+
+
+class ContactIn(Strict):
+    kind: ContactKind
+    occurred_at: AwareMoment = Field(description="when it happened, with its offset; not in the future")
+    participants: list[Participant] = Field(default_factory=list, max_length=20)
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=SUMMARY_MAX_LENGTH)] = Field(
+        description="what happened and was said: a case note, never in events or logs"
+    )
+
+
+class ContactOut(BaseModel):
+    """A contact with the family; its participants and summary are case notes (`case_notes`)."""
+
+    id: str
+    plan_id: str
+    family_id: str
+    kind: ContactKind
+    occurred_at: datetime
+    participants: list[Participant]
+    summary: str
+    organisation_id: str = Field(description="the organisation that recorded it")
+    recorded_by: str = Field(description="the user (or client) that recorded it")
+    recorded_at: datetime
+
+
+class ContactEntry(BaseModel):
+    """A contact in the chronology: its notes (participants, summary) only for a reader of `case_notes`."""
+
+    id: str
+    kind: ContactKind
+    organisation_id: str
+    participants: list[Participant] | None
+    summary: str | None
+
+
+class StatusEntry(BaseModel):
+    """A step in the plan's life: `episode` is the episode it opened or closed."""
+
+    episode: int
+    reason: str | None = Field(description="the closing reason, for a closure")
+    re_referral: bool | None = Field(description="for an opening or a reopening: within 12 months of a closure")
+    stepped_down_from: str | None = Field(description="for `plan_stepped_down` opening this plan: the plan before")
+    stepped_down_to: str | None = Field(description="for `plan_stepped_down` on a stepped-up plan: the new plan")
+
+
+class ReviewEntry(BaseModel):
+    id: str
+    organisation_id: str
+    next_review_due: date
+
+
+class AssessmentEntry(BaseModel):
+    """The assessment the plan was built from, on the day it started; its answers are at `GET /assessments/{id}`."""
+
+    assessment_id: str
+    form_key: str
+    organisation_id: str
+    submitted_at: datetime | None
+
+
+class ReferralEntry(BaseModel):
+    """A referral to social care linked to the plan, or social care's decision on it."""
+
+    referral_id: str
+    source: str
+    organisation_id: str
+    outcome: str | None = Field(description="for `social_care_outcome`: what social care decided")
+
+
+ChronologyKind = Literal[
+    "assessment",
+    "plan_opened",
+    "plan_activated",
+    "contact",
+    "review",
+    "plan_closed",
+    "plan_stepped_up",
+    "plan_discarded",
+    "plan_reopened",
+    "plan_stepped_down",
+    "social_care_referral",
+    "social_care_outcome",
+]
+
+
+class ChronologyEntry(BaseModel):
+    occurred_at: datetime | date = Field(
+        description="a date-time for a contact, a date for the rest: practice dates, as practitioners record them"
+    )
+    kind: ChronologyKind
+    contact: ContactEntry | None = None
+    status: StatusEntry | None = None
+    review: ReviewEntry | None = None
+    assessment: AssessmentEntry | None = None
+    referral: ReferralEntry | None = None
+
+
+class Chronology(BaseModel):
+    plan_id: str
+    family_id: str
+    case_notes: bool = Field(description="whether the contacts' notes are shown: the caller may read `case_notes`")
+    entries: list[ChronologyEntry] = Field(description="oldest first")
+
+
+# --- referrals to children's social care ------------------------------------------------
+
+ReferralSource = Literal["step_up", "front_door", "after_closure"]
+ReferralOutcome = Literal[
+    "child_in_need", "child_protection", "looked_after", "no_further_action", "returned_to_early_help"
+]
+
+
+class ReferralIn(Strict):
+    referred_on: date
+    source: ReferralSource = Field(
+        description="`after_closure`: after the family's early help closed; `front_door`: straight from the front "
+        "door; `step_up` is recorded by `POST /plans/{id}/step-up`"
+    )
+    reason: Text = Field(description="why social care was asked; kept with the referral, never in events")
+
+
+class OutcomeIn(Strict):
+    outcome: ReferralOutcome
+    decided_on: date = Field(description="when social care decided; not before the referral, not in the future")
+
+
+class ReferralOut(BaseModel):
+    """A referral to children's social care and, once social care has decided, its outcome."""
+
+    id: str
+    family_id: str
+    referred_on: date
+    source: ReferralSource
+    reason: str | None = Field(description="none for a front-door referral: its assessment says why")
+    organisation_id: str = Field(description="the referring organisation")
+    plan_id: str | None = Field(description="the plan stepped up, or for `after_closure` the plan last closed")
+    assessment_id: str | None = Field(description="the early help assessment that referred the family (front door)")
+    days_since_closure: int | None = Field(description="for `after_closure`: days from the plan's closure")
+    outcome: ReferralOutcome | None
+    decided_on: date | None
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+class Period(BaseModel):
+    start: date
+    end: date  # inclusive
+
+
+class StartedRow(BaseModel):
+    organisation_type: str
+    organisation_id: str
+    started: int
+
+
+class StartedByType(BaseModel):
+    organisation_type: str
+    started: int
+
+
+class AssessmentsStarted(BaseModel):
+    period: Period
+    form_key: str
+    total: int
+    by_organisation_type: list[StartedByType]
+    by_organisation: list[StartedRow]
+
+
+class TimeToPlan(BaseModel):
+    period: Period
+    plans_activated: int
+    median_days: float | None
+    within_10_working_days: int
+    share_within_10_working_days: float | None
+
+
+class ReasonRow(BaseModel):
+    reason: str
+    plans: int
+
+
+class Closures(BaseModel):
+    period: Period
+    closed: int
+    by_reason: list[ReasonRow]
+    share_outcomes_met: float | None
+
+
+class ReReferrals(BaseModel):
+    period: Period
+    closed: int
+    re_referred_or_stepped_up_within_6_weeks: int
+    share_within_6_weeks: float | None
+    re_referred_within_6_months: int
+    share_within_6_months: float | None
+    re_referred_within_12_months: int
+    share_within_12_months: float | None
+    complete: bool  # every plan of the cohort closed 12 months ago or more, so the shares are final
+
+
+class CaseloadRow(BaseModel):
+    lead_name: str
+    lead_organisation_id: str
+    families: int
+    children: int
+
+
+class Caseload(BaseModel):
+    as_of: date
+    leads: list[CaseloadRow]
+
+
+class ClaimCandidate(BaseModel):
+    plan_id: str
+    family_id: str
+    closed_on: date
+    outcome_areas: int
+
+
+class Claims(BaseModel):
+    period: Period
+    candidates: list[ClaimCandidate]
+    awaiting_six_months: int  # would qualify, but 6 months have not yet passed since closure

@@ -2,12 +2,13 @@
 
 Events are thin, so the needs an assessment found are not in
 `assessment.submitted`: they are fetched over HTTP from the assessment
-service's internal endpoint, with this service's own token, and the read is
-audited there like any other.
+service's internal endpoint, with this service's own token (tried once more
+with a fresh one when refused), and the read is audited there like any other.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -30,6 +31,7 @@ class Findings(BaseModel):
     children: int
     needs: list[FoundNeed]
     level_of_need: str | None = None
+    next_step: str | None = None  # what the assessor decided comes next; None for a form without the question
 
 
 class UnknownAssessment(NotFound):
@@ -42,16 +44,16 @@ class AssessmentNotSubmitted(ValidationFailed):
 
 @dataclass
 class AssessmentFindings:
-    http: httpx.AsyncClient
+    """The assessment service, as this service reads it."""
+
     token: ServiceToken
     base_url: str
 
     async def of(self, assessment_id: str) -> Findings:
-        url = f"{self.base_url.rstrip('/')}/internal/assessments/{assessment_id}/needs"
+        # The id comes from a caller: quoted whole, so it names one path segment whatever it holds.
+        url = f"{self.base_url.rstrip('/')}/internal/assessments/{quote(assessment_id, safe='')}/needs"
         try:
-            response = await self.http.get(url, headers=await self.token.headers())
-            if response.status_code == 401:
-                self.token.forget()  # a key rotated or the client changed: fetch a fresh token next time
+            response = await self.token.request("GET", url)
         except httpx.HTTPError as error:
             raise ServiceUnavailable("The assessment service cannot be reached just now; try again.") from error
         if response.status_code == 404:

@@ -1,0 +1,410 @@
+"""Every query the plan service makes: plans, who may see them by right of them, contacts, assessments seen,
+referrals to social care, and reports.
+
+Reports read narrow columns and count in Python (`service.reports`), which
+keeps the SQL the same on SQLite and PostgreSQL. `visible_to` narrows a
+report to the plans an organisation wrote, leads or is on the team of; None
+counts them all.
+"""
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Row, Select, and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.plan.models import (
+    AssessmentRecord,
+    Plan,
+    PlanContact,
+    PlanEpisode,
+    PlanOrganisation,
+    SocialCareReferral,
+    episode_rows,
+)
+from services.plan.transitions import DISCARDED
+
+REQUEST_FOR_SUPPORT = "request-for-support"
+REVIEWS_DUE_BATCH = 500
+
+# --- plans ------------------------------------------------------------------------------
+
+
+async def plan(session: AsyncSession, plan_id: str, *, for_update: bool = False) -> Plan | None:
+    statement = select(Plan).where(col(Plan.id) == plan_id)
+    if for_update:
+        statement = statement.with_for_update()
+    found: Plan | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
+async def family_plans(session: AsyncSession, family_id: str) -> list[Plan]:
+    statement = select(Plan).where(col(Plan.family_id) == family_id).order_by(col(Plan.created_at))
+    return list((await session.execute(statement)).scalars())
+
+
+async def open_plans_led_by(session: AsyncSession, organisation_id: str, email: str) -> list[Plan]:
+    """The open plans whose lead is `email` of `organisation_id`: the next review due first, none last."""
+    statement = (
+        select(Plan)
+        .where(
+            col(Plan.lead_organisation_id) == organisation_id,
+            func.lower(col(Plan.lead_email)) == email.lower(),
+            col(Plan.status).not_in(("closed", DISCARDED)),
+        )
+        .order_by(col(Plan.next_review_due).is_(None), col(Plan.next_review_due), col(Plan.created_at))
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def saved_unless_another_is_open(
+    session: AsyncSession, plan: Plan, change: Callable[[Plan], None] | None = None
+) -> bool:
+    """Write the plan now, `change`d; False, and nothing written, when the family's one open plan (or the
+    assessment's) clashes.
+
+    The change is made inside the savepoint: a row changed before it would be flushed on entering it,
+    outside the savepoint, and a clash there would spoil the whole transaction.
+    """
+    try:
+        async with session.begin_nested():
+            if change is not None:
+                change(plan)
+            await save(session, plan)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def save(session: AsyncSession, plan: Plan) -> None:
+    """The plan, and its episodes as the rows the reports count."""
+    session.add(plan)
+    for episode in episode_rows(plan):
+        await session.merge(episode)
+
+
+async def replace_organisations(session: AsyncSession, plan_id: str, organisations: Collection[str]) -> None:
+    """Who may see the plan by right of it, as the plan now says."""
+    await session.execute(delete(PlanOrganisation).where(col(PlanOrganisation.plan_id) == plan_id))
+    session.add_all(PlanOrganisation(plan_id=plan_id, organisation_id=org) for org in sorted(organisations))
+
+
+async def organisations_of_family_plans(session: AsyncSession, family_id: str) -> set[str]:
+    """Every organisation that may see one of the family's plans by right of it: authors, leads and teams."""
+    statement = (
+        select(col(PlanOrganisation.organisation_id))
+        .join(Plan, col(Plan.id) == col(PlanOrganisation.plan_id))
+        .where(col(Plan.family_id) == family_id)
+    )
+    return set((await session.scalars(statement)).all())
+
+
+async def last_closure(session: AsyncSession, family_id: str) -> date | None:
+    """When an episode of the family's early help last closed (a discarded draft was never open)."""
+    statement = select(func.max(PlanEpisode.closed_on)).where(
+        col(PlanEpisode.family_id) == family_id, col(PlanEpisode.close_reason) != DISCARDED
+    )
+    last: date | None = (await session.execute(statement)).scalar_one_or_none()
+    return last
+
+
+async def open_plan_of(session: AsyncSession, family_id: str, assessment_id: str | None) -> str | None:
+    """The plan that stood in the way of a new one: the family's open plan, or the assessment's own."""
+    clash = col(Plan.family_id) == family_id, col(Plan.status).not_in(("closed", DISCARDED))
+    found: str | None = (await session.execute(select(col(Plan.id)).where(*clash))).scalar_one_or_none()
+    if found is None and assessment_id is not None:
+        found = (
+            await session.execute(select(col(Plan.id)).where(col(Plan.assessment_id) == assessment_id))
+        ).scalar_one_or_none()
+    return found
+
+
+async def reviews_falling_due(session: AsyncSession, today: date) -> list[Plan]:
+    """Active plans whose review has fallen due and is not yet announced, locked, skipping those another holds."""
+    statement = (
+        select(Plan)
+        .where(col(Plan.status) == "active", col(Plan.next_review_due) <= today)
+        .where(
+            (col(Plan.review_due_announced).is_(None)) | (col(Plan.review_due_announced) != col(Plan.next_review_due))
+        )
+        .with_for_update(skip_locked=True)
+        .limit(REVIEWS_DUE_BATCH)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def stepped_down_from(session: AsyncSession, plan_id: str) -> list[tuple[str, date]]:
+    """(id, opened_on) of the plans opened as social care stepped the family down from this one."""
+    statement = (
+        select(col(Plan.id), col(Plan.opened_on))
+        .where(col(Plan.stepped_down_from) == plan_id)
+        .order_by(col(Plan.opened_on), col(Plan.id))
+    )
+    return [(found, opened_on) for found, opened_on in await session.execute(statement)]
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+
+def save_contact(session: AsyncSession, contact: PlanContact) -> None:
+    session.add(contact)
+
+
+async def contact(session: AsyncSession, contact_id: str) -> PlanContact | None:
+    return await session.get(PlanContact, contact_id)
+
+
+async def plan_contacts(
+    session: AsyncSession, plan_id: str, *, limit: int | None = None, after: PlanContact | None = None
+) -> list[PlanContact]:
+    """The plan's contacts in the order they happened, from just after `after`; at most `limit`."""
+    statement = select(PlanContact).where(col(PlanContact.plan_id) == plan_id)
+    if after is not None:
+        statement = statement.where(
+            or_(
+                col(PlanContact.occurred_at) > after.occurred_at,
+                and_(col(PlanContact.occurred_at) == after.occurred_at, col(PlanContact.id) > after.id),
+            )
+        )
+    statement = statement.order_by(col(PlanContact.occurred_at), col(PlanContact.id)).limit(limit)
+    return list((await session.scalars(statement)).all())
+
+
+# --- assessments seen -------------------------------------------------------------------
+
+
+async def assessment_record(session: AsyncSession, assessment_id: str) -> AssessmentRecord | None:
+    return await session.get(AssessmentRecord, assessment_id)
+
+
+def save_assessment_record(session: AsyncSession, record: AssessmentRecord) -> None:
+    session.add(record)
+
+
+async def latest_request(session: AsyncSession, family_id: str) -> datetime | None:
+    """When the family's latest request for support was submitted."""
+    statement = select(func.max(AssessmentRecord.submitted_at)).where(
+        col(AssessmentRecord.family_id) == family_id, col(AssessmentRecord.form_key) == REQUEST_FOR_SUPPORT
+    )
+    latest: datetime | None = (await session.execute(statement)).scalar_one_or_none()
+    return latest
+
+
+# --- referrals to social care -----------------------------------------------------------
+
+
+def save_referral(session: AsyncSession, referral: SocialCareReferral) -> None:
+    session.add(referral)
+
+
+async def referral_saved_once(session: AsyncSession, referral: SocialCareReferral) -> bool:
+    """Write the referral now; False, and nothing written, when its assessment already made one."""
+    try:
+        async with session.begin_nested():
+            session.add(referral)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def referral(session: AsyncSession, referral_id: str, *, for_update: bool = False) -> SocialCareReferral | None:
+    statement = select(SocialCareReferral).where(col(SocialCareReferral.id) == referral_id)
+    if for_update:
+        statement = statement.with_for_update()
+    found: SocialCareReferral | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
+async def family_referrals(session: AsyncSession, family_id: str) -> list[SocialCareReferral]:
+    statement = (
+        select(SocialCareReferral)
+        .where(col(SocialCareReferral.family_id) == family_id)
+        .order_by(col(SocialCareReferral.referred_on), col(SocialCareReferral.created_at))
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def plan_referrals(session: AsyncSession, plan_id: str) -> list[SocialCareReferral]:
+    """The referrals linked to a plan: its step-up's, and those made after it closed."""
+    statement = (
+        select(SocialCareReferral)
+        .where(col(SocialCareReferral.plan_id) == plan_id)
+        .order_by(col(SocialCareReferral.referred_on), col(SocialCareReferral.created_at))
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def referring_organisations(session: AsyncSession, family_id: str) -> set[str]:
+    """The organisations that referred the family to social care: each wrote a referral."""
+    statement = select(col(SocialCareReferral.organisation_id)).where(col(SocialCareReferral.family_id) == family_id)
+    return set((await session.scalars(statement)).all())
+
+
+async def last_closed_plan(session: AsyncSession, family_id: str) -> tuple[str, date] | None:
+    """The plan whose episode closed last (a discarded draft was never open), and when."""
+    statement = (
+        select(col(PlanEpisode.plan_id), col(PlanEpisode.closed_on))
+        .where(
+            col(PlanEpisode.family_id) == family_id,
+            col(PlanEpisode.closed_on).is_not(None),
+            col(PlanEpisode.close_reason) != DISCARDED,
+        )
+        .order_by(col(PlanEpisode.closed_on).desc(), col(PlanEpisode.number).desc())
+        .limit(1)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else cast(tuple[str, date], tuple(row))
+
+
+# --- reports ----------------------------------------------------------------------------
+# Rows come back as SQLAlchemy's named rows; these name the columns each query selects, for the type checker.
+
+
+class Activated(NamedTuple):
+    requested_on: date | None
+    opened_on: date
+    activated_on: date
+    working_days_to_active: int | None
+
+
+class Closed(NamedTuple):
+    family_id: str
+    closed_on: date
+
+
+class Qualifying(NamedTuple):
+    plan_id: str
+    family_id: str
+    closed_on: date
+    outcome_areas: int
+
+
+class OnCaseload(NamedTuple):
+    lead_name: str
+    lead_organisation_id: str
+    family_id: str
+    children: int
+
+
+class FamilyEpisode(NamedTuple):
+    family_id: str
+    opened_on: date
+    closed_on: date | None
+    close_reason: str | None
+
+
+class FamilyRequest(NamedTuple):
+    family_id: str
+    submitted_at: datetime | None
+
+
+def _plans(visible_to: str | None, *columns: Any, plan_id: Any = Plan.id) -> Select[Any]:
+    """Plans (or, with `plan_id=PlanEpisode.plan_id`, episodes) an organisation may count (all of them for None),
+    with `columns`."""
+    statement = select(*columns)
+    if visible_to is not None:
+        seen = select(col(PlanOrganisation.plan_id)).where(col(PlanOrganisation.organisation_id) == visible_to)
+        statement = statement.where(col(plan_id).in_(seen))
+    return statement
+
+
+def _episodes(visible_to: str | None, *columns: Any) -> Select[Any]:
+    """Episodes closed (not discarded) that an organisation may count, with `columns`."""
+    return _plans(visible_to, *columns, plan_id=PlanEpisode.plan_id).where(
+        col(PlanEpisode.closed_on).is_not(None), col(PlanEpisode.close_reason) != DISCARDED
+    )
+
+
+def _in(column: Any, start: date, end: date) -> list[Any]:
+    return [column >= start, column <= end]
+
+
+async def assessments_started(
+    session: AsyncSession, visible_to: str | None, form_key: str, since: datetime, before: datetime
+) -> Sequence[Row[str, str]]:
+    """(organisation_type, organisation_id) of each assessment of `form_key` started in [since, before)."""
+    statement = select(col(AssessmentRecord.organisation_type), col(AssessmentRecord.organisation_id)).where(
+        col(AssessmentRecord.form_key) == form_key,
+        col(AssessmentRecord.started_at) >= since,
+        col(AssessmentRecord.started_at) < before,
+    )
+    if visible_to is not None:
+        statement = statement.where(col(AssessmentRecord.organisation_id) == visible_to)
+    return (await session.execute(statement)).all()
+
+
+async def activated_plans(session: AsyncSession, visible_to: str | None, start: date, end: date) -> list[Activated]:
+    """Plans activated in the period."""
+    statement = _plans(visible_to, Plan.requested_on, Plan.opened_on, Plan.activated_on, Plan.working_days_to_active)
+    rows = (await session.execute(statement.where(*_in(col(Plan.activated_on), start, end)))).all()
+    return cast(list[Activated], rows)
+
+
+async def close_reasons(session: AsyncSession, visible_to: str | None, start: date, end: date) -> list[str]:
+    """The reason of each episode closed in the period: a plan closed, reopened and closed again counts twice."""
+    statement = _episodes(visible_to, PlanEpisode.close_reason).where(*_in(col(PlanEpisode.closed_on), start, end))
+    return [reason for (reason,) in await session.execute(statement)]
+
+
+@dataclass(frozen=True)
+class FamiliesAfter:
+    """Of the families of some closed episodes: every episode they had and request for support."""
+
+    episodes: Sequence[FamilyEpisode]
+    requests: Sequence[FamilyRequest]
+
+
+async def _families_after(session: AsyncSession, cohort: Select[Any]) -> FamiliesAfter:
+    families = cohort.with_only_columns(col(PlanEpisode.family_id))
+    plans = select(
+        col(PlanEpisode.family_id),
+        col(PlanEpisode.opened_on),
+        col(PlanEpisode.closed_on),
+        col(PlanEpisode.close_reason),
+    ).where(col(PlanEpisode.family_id).in_(families), col(PlanEpisode.close_reason).is_distinct_from(DISCARDED))
+    requests = select(col(AssessmentRecord.family_id), col(AssessmentRecord.submitted_at)).where(
+        col(AssessmentRecord.family_id).in_(families), col(AssessmentRecord.form_key) == REQUEST_FOR_SUPPORT
+    )
+    return FamiliesAfter(
+        cast(list[FamilyEpisode], (await session.execute(plans)).all()),
+        cast(list[FamilyRequest], (await session.execute(requests)).all()),
+    )
+
+
+async def closed_plans(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, *, except_reason: str
+) -> tuple[list[Closed], FamiliesAfter]:
+    """Episodes closed in the period for any reason but one, and what their families had."""
+    cohort = _episodes(visible_to, PlanEpisode.family_id, PlanEpisode.closed_on).where(
+        *_in(col(PlanEpisode.closed_on), start, end), col(PlanEpisode.close_reason) != except_reason
+    )
+    return cast(list[Closed], (await session.execute(cohort)).all()), await _families_after(session, cohort)
+
+
+async def closed_with_every_need_met(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, *, outcome_areas: int
+) -> tuple[list[Qualifying], FamiliesAfter]:
+    """Episodes closed in the period with every need met, in at least
+    `outcome_areas` areas, and what their families had."""
+    cohort = _episodes(
+        visible_to, PlanEpisode.plan_id, PlanEpisode.family_id, PlanEpisode.closed_on, PlanEpisode.outcome_areas
+    ).where(
+        *_in(col(PlanEpisode.closed_on), start, end),
+        col(PlanEpisode.all_needs_met).is_(True),
+        col(PlanEpisode.outcome_areas) >= outcome_areas,
+    )
+    return cast(list[Qualifying], (await session.execute(cohort)).all()), await _families_after(session, cohort)
+
+
+async def active_caseloads(session: AsyncSession, visible_to: str | None) -> list[OnCaseload]:
+    """Each active plan with a lead: the lead, the family and its children."""
+    statement = _plans(visible_to, Plan.lead_name, Plan.lead_organisation_id, Plan.family_id, Plan.children).where(
+        col(Plan.status) == "active", col(Plan.lead_organisation_id).is_not(None)
+    )
+    return cast(list[OnCaseload], (await session.execute(statement)).all())
