@@ -1,13 +1,13 @@
 from pydantic import AliasChoices, Field
 
-from services.kit.settings import ServiceSettings
+from services.access.config import AccessSettings
 
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, f"NOTIFICATIONS_{name.upper()}")
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(AccessSettings):
     name: str = "notifications"
     # A Fernet key (urlsafe base64 of 32 bytes) that seals the signing secrets at rest.
     secrets_key: str = Field(default="", validation_alias=_env("secrets_key"))
@@ -27,7 +27,16 @@ class NotificationsSettings(ServiceSettings):
     delivery_timeout_seconds: float = Field(default=10.0, validation_alias=_env("delivery_timeout_seconds"))
     # At most this many deliveries in flight to one subscription, so a slow one cannot starve the rest.
     in_flight_per_subscription: int = Field(default=16, validation_alias=_env("in_flight_per_subscription"))
+    # At most this many to one organisation's subscriptions, so that one organisation's slow receivers leave
+    # slots for the others' deliveries (256 / 64: four organisations at their limit still leave none out).
+    in_flight_per_organisation: int = Field(default=64, validation_alias=_env("in_flight_per_organisation"))
     in_flight_total: int = Field(default=256, validation_alias=_env("in_flight_total"))
+    # How many subscriptions one organisation may hold; one more is refused with 409 `subscription-limit-reached`.
+    max_subscriptions_per_organisation: int = Field(
+        default=20, validation_alias=_env("max_subscriptions_per_organisation")
+    )
+    # A replay reads kept events this many at a time.
+    replay_page_size: int = Field(default=500, validation_alias=_env("replay_page_size"))
     # How often due retries are looked for when no new event wakes the dispatcher.
     poll_seconds: float = Field(default=0.5, validation_alias=_env("poll_seconds"))
     # After a rotation, the old secret keeps signing alongside the new one this long.

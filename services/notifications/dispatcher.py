@@ -4,8 +4,10 @@ The dispatcher takes the oldest pending delivery of each lane (a subscription
 and a family) that is due, leases it, and sends it in its own task. A lane's
 next event waits until the one before it is delivered, withheld or given up, so
 a family's events arrive in the order they happened. A subscription has at most
-`in_flight_per_subscription` deliveries in flight, so a slow or dead receiver
-holds a few tasks and never the others' turn. Retries wait 5 s, 30 s, 2 min, 10
+`in_flight_per_subscription` deliveries in flight and an organisation at most
+`in_flight_per_organisation`, and due deliveries are taken in turns across
+organisations, so a slow or dead receiver holds a few slots and never another
+organisation's turn. Retries wait 5 s, 30 s, 2 min, 10
 min, 1 h, 6 h and then every 12 h (with jitter), until three days after the
 first failure; then the delivery is dead-lettered, the subscription is marked
 failing and `notification.subscription_failing` is emitted.
@@ -24,20 +26,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpcore
 import httpx
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
-from sqlmodel import col
 
+from services.kit.clock import now
 from services.kit.db import Database
+from services.kit.metrics import Metrics
 from services.kit.problems import ServiceError
 from services.kit.tasks import stop_task
-from services.notifications import events
+from services.notifications import events, repository
 from services.notifications.config import NotificationsSettings
-from services.notifications.destinations import Destinations, RefusedDestination
+from services.notifications.destinations import Destinations, PinnedNetwork, RefusedDestination, pinned_to
 from services.notifications.models import Delivery, DeliveryAttempt, ForwardedEvent, Subscription
-from services.notifications.service import DELIVERIES_PENDING, now, signing_secrets
+from services.notifications.service import DELIVERIES_PENDING, signing_secrets
 from services.notifications.signing import SecretBox, signature_headers
 from services.notifications.visibility import Visibility
 
@@ -65,6 +67,10 @@ class Sending:
         return self.subscription.id
 
     @property
+    def organisation_id(self) -> str:
+        return self.subscription.organisation_id
+
+    @property
     def url(self) -> str:
         return self.subscription.url
 
@@ -86,13 +92,24 @@ class Outcome:
 
 
 def webhook_client(settings: NotificationsSettings) -> httpx.AsyncClient:
-    # Its own client: no redirects followed, no proxies from the environment, and none of the
-    # request-id hooks the services' shared client carries into calls between services.
+    # Its own client: no redirects followed, no proxies from the environment, none of the request-id
+    # hooks the services' shared client carries into calls between services, and connections opened
+    # only to the address each attempt checked (`destinations.PinnedNetwork`).
+    limits = httpx.Limits(max_connections=settings.in_flight_total, max_keepalive_connections=64)
+    transport = httpx.AsyncHTTPTransport(trust_env=False, limits=limits)
+    # httpx's transport takes no network backend, so its pool is replaced by the same pool over `PinnedNetwork`.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=PinnedNetwork(),
+    )
     return httpx.AsyncClient(
+        transport=transport,
         timeout=settings.delivery_timeout_seconds,
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=settings.in_flight_total, max_keepalive_connections=64),
         headers={"User-Agent": USER_AGENT},
     )
 
@@ -115,8 +132,10 @@ class Dispatcher:
         box: SecretBox,
         visibility: Visibility,
         http: httpx.AsyncClient,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
+        self.metrics = metrics or Metrics()
         self.settings = settings
         self.destinations = destinations
         self.box = box
@@ -126,7 +145,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._ended = asyncio.Event()
         self._outcomes: list[Outcome] = []
-        self._in_flight: Counter[str] = Counter()
+        self._in_flight: Counter[str] = Counter()  # by subscription
+        self._in_flight_for: Counter[str] = Counter()  # by organisation
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._random = random.Random()
@@ -166,69 +186,41 @@ class Dispatcher:
         free = self.settings.in_flight_total - sum(self._in_flight.values())
         if free <= 0:
             return []
+        per_subscription, per_organisation = (
+            self.settings.in_flight_per_subscription,
+            self.settings.in_flight_per_organisation,
+        )
         at = now()
         async with self.database.sessionmaker() as session, session.begin():
-            chosen: list[tuple[int, str]] = []
+            chosen: list[int] = []
             taking: Counter[str] = Counter()
-            for delivery_id, subscription_id in await self._due_heads(session, at, limit=free):
-                room = self.settings.in_flight_per_subscription - self._in_flight[subscription_id]
-                if taking[subscription_id] < room:
-                    chosen.append((delivery_id, subscription_id))
+            taking_for: Counter[str] = Counter()
+            heads = await repository.due_heads(
+                session,
+                at,
+                limit=free,
+                full_subscriptions=[s for s, n in self._in_flight.items() if n >= per_subscription],
+                full_organisations=[o for o, n in self._in_flight_for.items() if n >= per_organisation],
+            )
+            for delivery_id, subscription_id, organisation_id in heads:
+                if (
+                    self._in_flight[subscription_id] + taking[subscription_id] < per_subscription
+                    and self._in_flight_for[organisation_id] + taking_for[organisation_id] < per_organisation
+                ):
+                    chosen.append(delivery_id)
                     taking[subscription_id] += 1
+                    taking_for[organisation_id] += 1
             if not chosen:
                 return []
-            leased = set(
-                (
-                    await session.execute(
-                        update(Delivery)
-                        .where(col(Delivery.id).in_([delivery_id for delivery_id, _ in chosen]), _lease_free(at))
-                        .values(leased_until=at + self.lease)
-                        .returning(col(Delivery.id))
-                    )
-                ).scalars()
-            )
-            taken = await self._prepare(session, [delivery_id for delivery_id, _ in chosen if delivery_id in leased])
+            leased = await repository.lease(session, chosen, at, self.lease)
+            taken = await self._prepare(session, [delivery_id for delivery_id in chosen if delivery_id in leased])
         for sending in taken:
             self._in_flight[sending.subscription_id] += 1
+            self._in_flight_for[sending.organisation_id] += 1
         return taken
 
-    @staticmethod
-    async def _due_heads(session: AsyncSession, at: datetime, limit: int) -> list[tuple[int, str]]:
-        """The oldest pending delivery of each lane that is due and free, oldest first."""
-        earlier = _EARLIER
-        statement = (
-            select(col(Delivery.id), col(Delivery.subscription_id))
-            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
-            .where(
-                col(Delivery.status) == "pending",
-                col(Subscription.status) == "active",
-                col(Delivery.next_attempt_at) <= at,
-                _lease_free(at),
-                ~exists().where(
-                    and_(
-                        col(earlier.status) == "pending",
-                        col(earlier.subscription_id) == col(Delivery.subscription_id),
-                        col(earlier.lane) == col(Delivery.lane),
-                        col(earlier.id) < col(Delivery.id),
-                    )
-                ),
-            )
-            .order_by(col(Delivery.id))
-            .limit(limit)
-        )
-        return [
-            (int(delivery_id or 0), subscription_id)
-            for delivery_id, subscription_id in await session.execute(statement)
-        ]
-
     async def _prepare(self, session: AsyncSession, delivery_ids: list[int]) -> list[Sending]:
-        rows = await session.execute(
-            select(col(Delivery.id), Subscription, ForwardedEvent)
-            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
-            .join(ForwardedEvent, col(ForwardedEvent.id) == col(Delivery.event_id))
-            .where(col(Delivery.id).in_(delivery_ids))
-            .order_by(col(Delivery.id))
-        )
+        rows = await repository.deliveries_to_send(session, delivery_ids)
         at = now()
         return [
             Sending(
@@ -239,7 +231,6 @@ class Dispatcher:
                 secrets=signing_secrets(subscription, self.box, at),
             )
             for delivery_id, subscription, event in rows
-            if delivery_id is not None
         ]
 
     async def _decide(self, taken: list[Sending]) -> list[Sending]:
@@ -261,8 +252,9 @@ class Dispatcher:
 
     async def _send(self, sending: Sending) -> None:
         try:
-            await self.destinations.check(sending.url)
-            status, latency, error = await self._post(sending)
+            address = await self.destinations.check(sending.url)
+            with pinned_to(address):
+                status, latency, error = await self._post(sending)
         except RefusedDestination as refused:
             status, latency, error = None, None, f"destination refused ({refused.extensions['rule']})"
         except Exception as failure:  # noqa: BLE001 (recorded; the lease brings the delivery back if even that fails)
@@ -293,6 +285,7 @@ class Dispatcher:
         return status, latency, None if 200 <= status < 300 else f"answered {status}"
 
     def _ended_with(self, sending: Sending, outcome: str, **details: Any) -> None:
+        self.metrics.webhook_deliveries.labels(outcome).inc()
         self._outcomes.append(Outcome(sending, now(), outcome, **details))
         self._ended.set()
 
@@ -312,10 +305,8 @@ class Dispatcher:
             except Exception as error:  # noqa: BLE001 (not written: the leases lapse and the deliveries come back)
                 logger.warning("delivery outcomes not recorded", extra={"error": type(error).__name__})
             for outcome in ended:
-                subscription_id = outcome.sending.subscription_id
-                self._in_flight[subscription_id] -= 1
-                if self._in_flight[subscription_id] <= 0:
-                    del self._in_flight[subscription_id]
+                _release(self._in_flight, outcome.sending.subscription_id)
+                _release(self._in_flight_for, outcome.sending.organisation_id)
             self._wake.set()
 
     @staticmethod
@@ -326,22 +317,14 @@ class Dispatcher:
             if not of_kind:
                 continue
             at = max(o.at for o in of_kind.values())
-            still_there = (
-                await session.execute(
-                    update(Delivery)
-                    .where(col(Delivery.id).in_(list(of_kind)))
-                    .values(status=kind, finished_at=at, leased_until=None, attempts=col(Delivery.attempts) + 1)
-                    .returning(col(Delivery.id))
-                )
-            ).scalars()
-            attempts = [  # a deleted subscription's deliveries are gone, and get no attempt
-                _attempt_row(of_kind[delivery_id]) for delivery_id in still_there if delivery_id is not None
-            ]
+            still_there = await repository.finish_deliveries(session, list(of_kind), kind, at)
+            # a deleted subscription's deliveries are gone, and get no attempt
+            attempts = [_attempt_row(of_kind[delivery_id]) for delivery_id in still_there]
             if attempts:
-                await session.execute(insert(DeliveryAttempt), attempts)
+                await repository.insert_attempts(session, attempts)
 
     async def _record(self, session: AsyncSession, ended: Outcome) -> None:
-        delivery = await session.get(Delivery, ended.sending.delivery_id, with_for_update=True)
+        delivery = await repository.delivery_for_update(session, ended.sending.delivery_id)
         if delivery is None:  # the subscription was deleted meanwhile
             return
         delivery.attempts += 1
@@ -351,6 +334,7 @@ class Dispatcher:
             delivery.first_failed_at = delivery.first_failed_at or ended.at
             if ended.at - delivery.first_failed_at >= timedelta(seconds=self.settings.give_up_after_seconds):
                 outcome = "dead"
+                self.metrics.webhook_deliveries.labels(outcome).inc()
                 await self._mark_failing(session, delivery, ended.at)
             else:
                 delays = self.settings.retry_delays_seconds
@@ -362,7 +346,7 @@ class Dispatcher:
 
     @staticmethod
     async def _mark_failing(session: AsyncSession, delivery: Delivery, at: datetime) -> None:
-        subscription = await session.get(Subscription, delivery.subscription_id, with_for_update=True)
+        subscription = await repository.subscription_for_update(session, delivery.subscription_id)
         assert subscription is not None
         if subscription.status == "failing":
             return
@@ -378,14 +362,6 @@ class Dispatcher:
             ),
             subject=f"subscription/{subscription.id}",
         )
-
-
-# One alias for every query, so that SQLAlchemy compiles the statement once and reuses it.
-_EARLIER = aliased(Delivery)
-
-
-def _lease_free(at: datetime) -> ColumnElement[bool]:
-    return or_(col(Delivery.leased_until).is_(None), col(Delivery.leased_until) < at)
 
 
 def _attempt(
@@ -413,6 +389,12 @@ def _attempt_row(ended: Outcome) -> dict[str, Any]:
         "error": ended.error,
         "outcome": ended.outcome,
     }
+
+
+def _release(in_flight: Counter[str], key: str) -> None:
+    in_flight[key] -= 1
+    if in_flight[key] <= 0:
+        del in_flight[key]
 
 
 def _ms(started: float) -> float:

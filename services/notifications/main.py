@@ -7,18 +7,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.access_projection import access_consumers, deciding_access
+from services.access.projection import MIGRATIONS as ACCESS_MIGRATIONS
+from services.access.projection import access_consumers, deciding_access
 from services.kit.app import create_service_app
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import SUBJECT_PREFIX, nats_subject
 from services.kit.periodic import running_every
 from services.kit.service_token import ServiceToken
-from services.notifications import routes, service
+from services.notifications import events, routes, service
+from services.notifications.clients import ConsentClient, PlanClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.destinations import Destinations
 from services.notifications.dispatcher import Dispatcher, webhook_client
-from services.notifications.plans import PlanDirectory
-from services.notifications.reminders import REVIEW_DUE, Mailer, note_review_due
+from services.notifications.reminders import REVIEW_DUE, Mailer
 from services.notifications.signing import SecretBox, embedded_secrets_key
 from services.notifications.visibility import Visibility
 
@@ -28,10 +29,10 @@ FORGET_EVERY_SECONDS = 3600.0
 INTAKE = ConsumerSpec(
     name="notifications-intake",
     subjects=[f"{SUBJECT_PREFIX}.{aggregate}.>" for aggregate in service.FORWARDED_AGGREGATES],
-    handler=service.take_in,
+    handler=events.forwardable_event_received,
     in_order=True,  # a family's events go out in the order they happened
 )
-REMINDERS = ConsumerSpec(name="notifications-reminders", subjects=[nats_subject(REVIEW_DUE)], handler=note_review_due)
+REMINDERS = ConsumerSpec(name="notifications-reminders", subjects=[nats_subject(REVIEW_DUE)], handler=events.review_due)
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -45,7 +46,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         app.state.secret_box = box
         app.state.destinations = destinations = Destinations(settings.allowed_networks)
         token = ServiceToken(app.state.http, settings.service_client)
-        plans = PlanDirectory(app.state.http, token, settings.plan_url)
+        plans = PlanClient(token, settings.plan_url)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(deciding_access(app, settings))
             http = await stack.enter_async_context(webhook_client(settings))
@@ -54,8 +55,11 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 settings,
                 destinations=destinations,
                 box=box,
-                visibility=Visibility(app.state.access_policy, plans, token),
+                visibility=Visibility(
+                    app.state.access_policy, plans, ConsentClient(token, settings.access_decisions_url), token
+                ),
                 http=http,
+                metrics=app.state.metrics,
             )
             mailer = Mailer(database, settings, plans)
             dispatcher.start()
@@ -76,7 +80,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         title="Graduated Pathway: notifications",
         routers=[routes.router],
         consumers=[INTAKE, REMINDERS, *access_consumers(settings)],
-        migrations_dir=MIGRATIONS,
+        migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         lifespan=lifespan,
     )
 

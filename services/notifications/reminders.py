@@ -16,39 +16,29 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from services.kit.clock import now
 from services.kit.db import Database
-from services.kit.events.envelope import BaseCloudEvent
 from services.kit.problems import ServiceError
 from services.kit.tasks import stop_task
+from services.notifications import repository
+from services.notifications.clients import Lead, PlanClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.models import Reminder
-from services.notifications.plans import Lead, PlanDirectory
-from services.notifications.service import now
 
 logger = logging.getLogger(__name__)
 
 REVIEW_DUE = "plan.review_due"
+DUE_AT_ONCE = 100
 RETRY_SECONDS = (5.0, 30.0, 120.0, 600.0, 3600.0)
 GIVE_UP_AFTER_ATTEMPTS = 30  # a day and more of hourly tries
 REMINDERS_PENDING = "notifications_reminders_pending"
 
 
-async def note_review_due(session: AsyncSession, event: BaseCloudEvent) -> None:
-    data = event.get_data()
-    assert isinstance(data, dict)
-    session.add(
-        Reminder(
-            event_id=event.get_id(),
-            plan_id=data["plan_id"],
-            due_on=date.fromisoformat(data["due_on"]),
-            status="pending",
-            next_attempt_at=now(),
-        )
-    )
+def note_review_due(session: AsyncSession, *, event_id: str, plan_id: str, due_on: date) -> None:
+    """An e-mail owed to the plan's lead, kept in the transaction that takes the event in; the mailer sends it."""
+    session.add(Reminder(event_id=event_id, plan_id=plan_id, due_on=due_on, status="pending", next_attempt_at=now()))
     session.info[REMINDERS_PENDING] = True
 
 
@@ -69,7 +59,7 @@ def review_due_message(settings: NotificationsSettings, reminder: Reminder, lead
 
 
 class Mailer:
-    def __init__(self, database: Database, settings: NotificationsSettings, plans: PlanDirectory) -> None:
+    def __init__(self, database: Database, settings: NotificationsSettings, plans: PlanClient) -> None:
         self.database = database
         self.settings = settings
         self.plans = plans
@@ -98,13 +88,7 @@ class Mailer:
 
     async def _due(self) -> list[Reminder]:
         async with self.database.sessionmaker() as session:
-            statement = (
-                select(Reminder)
-                .where(col(Reminder.status) == "pending", col(Reminder.next_attempt_at) <= now())
-                .order_by(col(Reminder.next_attempt_at))
-                .limit(100)
-            )
-            return list((await session.execute(statement)).scalars())
+            return await repository.due_reminders(session, now(), limit=DUE_AT_ONCE)
 
     async def _send(self, reminder: Reminder) -> None:
         try:
@@ -133,7 +117,7 @@ class Mailer:
 
     async def _record(self, event_id: str, outcome: str) -> None:
         async with self.database.sessionmaker() as session, session.begin():
-            reminder = await session.get(Reminder, event_id, with_for_update=True)
+            reminder = await repository.reminder_for_update(session, event_id)
             assert reminder is not None
             reminder.attempts += 1
             if outcome == "sent":

@@ -4,15 +4,15 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy import select
-from sqlmodel import col
 
 from services.kit.auth import Principal, require_scope
 from services.kit.db import SessionDep
+from services.kit.ids import ID_PATTERN
+from services.kit.openapi import problems
 from services.notifications import service
 from services.notifications.config import NotificationsSettings
 from services.notifications.destinations import Destinations
-from services.notifications.models import Delivery, DeliveryAttempt, ForwardedEvent, Subscription
+from services.notifications.models import Subscription
 from services.notifications.schemas import (
     DeliveriesOut,
     DeliveryAttemptOut,
@@ -28,7 +28,7 @@ from services.notifications.signing import SecretBox
 router = APIRouter(tags=["subscriptions"])
 
 ManagesSubscriptions = Annotated[Principal, Depends(require_scope("subscriptions:manage"))]
-Id = Annotated[str, Path(max_length=36)]
+Id = Annotated[str, Path(max_length=36, pattern=ID_PATTERN)]
 
 
 # async: FastAPI runs a plain function dependency in a worker thread, a cost on every request.
@@ -66,17 +66,20 @@ def _out(subscription: Subscription) -> SubscriptionOut:
     )
 
 
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", status_code=201, responses=problems(409))
 async def create_subscription(
     body: SubscriptionIn,
     session: SessionDep,
     principal: ManagesSubscriptions,
     box: BoxDep,
     destinations: DestinationsDep,
+    settings: SettingsDep,
     response: Response,
 ) -> SubscriptionCreated:
     """Subscribe a URL to events; the signing secret is in this answer and never again."""
-    subscription, secret = await service.create_subscription(session, principal, body, destinations, box)
+    subscription, secret = await service.create_subscription(
+        session, principal, body, destinations, box, limit=settings.max_subscriptions_per_organisation
+    )
     response.headers["Location"] = f"/subscriptions/{subscription.id}"
     return SubscriptionCreated(**_out(subscription).model_dump(), secret=secret)
 
@@ -111,7 +114,7 @@ async def pause_subscription(
     return _out(subscription)
 
 
-@router.post("/subscriptions/{subscription_id}/resume")
+@router.post("/subscriptions/{subscription_id}/resume", responses=problems(409))
 async def resume_subscription(
     subscription_id: Id, session: SessionDep, principal: ManagesSubscriptions
 ) -> SubscriptionOut:
@@ -144,17 +147,7 @@ async def list_deliveries(
 ) -> DeliveriesOut:
     """Every attempt to deliver to this subscription, newest first."""
     subscription = await service.owned_subscription(session, principal, subscription_id)
-    statement = (
-        select(DeliveryAttempt, col(ForwardedEvent.type), col(ForwardedEvent.id), col(Delivery.replay))
-        .join(Delivery, col(Delivery.id) == col(DeliveryAttempt.delivery_id))
-        .join(ForwardedEvent, col(ForwardedEvent.id) == col(Delivery.event_id))
-        .where(col(DeliveryAttempt.subscription_id) == subscription.id)
-        .order_by(col(DeliveryAttempt.id).desc())
-        .limit(limit + 1)
-    )
-    if before is not None:
-        statement = statement.where(col(DeliveryAttempt.id) < before)
-    rows = (await session.execute(statement)).all()
+    rows, more = await service.delivery_log(session, subscription, limit, before)
     items = [
         DeliveryAttemptOut(
             id=attempt.id,
@@ -167,18 +160,17 @@ async def list_deliveries(
             error=attempt.error,
             replay=replay,
         )
-        for attempt, event_type, event_id, replay in rows[:limit]
+        for attempt, event_type, event_id, replay in rows
     ]
-    more = len(rows) > limit
     next_page = f"/subscriptions/{subscription.id}/deliveries?limit={limit}&before={items[-1].id}" if more else None
     return DeliveriesOut(items=items, next=next_page)
 
 
 @router.post("/subscriptions/{subscription_id}/replay", status_code=202)
 async def replay(
-    subscription_id: Id, body: ReplayIn, session: SessionDep, principal: ManagesSubscriptions
+    subscription_id: Id, body: ReplayIn, session: SessionDep, principal: ManagesSubscriptions, settings: SettingsDep
 ) -> ReplayOut:
     """Send again every event since `since` that the subscription matches, with the same webhook ids."""
     subscription = await service.owned_subscription(session, principal, subscription_id)
-    count, kept_since = await service.replay(session, subscription, body.since)
+    count, kept_since = await service.replay(session, subscription, body.since, settings.replay_page_size)
     return ReplayOut(subscription_id=subscription.id, since=body.since, events=count, kept_since=kept_since)

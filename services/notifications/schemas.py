@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.kit.dates import AwareMoment
 
 EventPattern = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z_*]+(\.[a-z_*]+)?$")]
 FamilyId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
@@ -67,7 +69,7 @@ class DeliveriesOut(BaseModel):
 
 
 class ReplayIn(Strict):
-    since: AwareDatetime
+    since: AwareMoment
 
 
 class ReplayOut(BaseModel):

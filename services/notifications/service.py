@@ -1,43 +1,36 @@
-"""Subscriptions, and the events owed to them: the rules; HTTP is in `routes`, sending in `dispatcher`."""
+"""Subscriptions and the events owed to them: the rules. HTTP is in `routes`, queries in `repository`."""
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from typing import Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.kit.auth import Principal
-from services.kit.events.envelope import FAMILY_EXTENSION, ORGANISATION_EXTENSION, BaseCloudEvent, to_json
-from services.kit.events.schemas import EVENT_SCHEMAS_DIR
+from services.kit.clock import now
+from services.kit.ids import new_id
 from services.kit.problems import Conflict, NotFound, ValidationFailed
+from services.notifications import repository
 from services.notifications.destinations import Destinations
 from services.notifications.models import Delivery, DeliveryAttempt, ForwardedEvent, Subscription
 from services.notifications.schemas import SubscriptionIn
 from services.notifications.signing import SecretBox, new_secret
+from services.notifications.visibility import HEARD_BY, audience_of
 
-# The aggregates whose events may be forwarded. `audit.recorded` is not among them: who read
-# what is answered by the consent service's audit, to those entitled to see it.
-FORWARDED_AGGREGATES = ("assessment", "plan", "consent", "override", "form")
-# Events about the sharing of a family's data go only to an organisation that may see grants.
-CONSENT_AGGREGATES = frozenset({"consent", "override"})
-# The data category whose reading an event reveals; form events concern no family.
-CATEGORY_OF_AGGREGATE = {"assessment": "assessment", "plan": "plan"}
 DELIVERIES_PENDING = "notifications_deliveries_pending"
 
 
 def forwarded_types() -> frozenset[str]:
-    """Every event type a subscription may name, from the published event schemas."""
-    return frozenset(
-        path.name.removesuffix(".json")
-        for path in EVENT_SCHEMAS_DIR.glob("*.json")
-        if path.name.split(".", 1)[0] in FORWARDED_AGGREGATES
-    )
+    """Every event type a subscription may name: those `visibility.HEARD_BY` says someone may hear of."""
+    return frozenset(event_type for event_type, audience in HEARD_BY.items() if audience.forwarded)
 
 
-def category_of(event_type: str) -> str | None:
-    return CATEGORY_OF_AGGREGATE.get(event_type.split(".", 1)[0])
+# The aggregates whose events are taken in from JetStream, in the order `HEARD_BY` names them: the durable
+# consumer's subjects stay as they were, so an upgrade does not change its configuration.
+FORWARDED_AGGREGATES = tuple(
+    dict.fromkeys(event_type.split(".", 1)[0] for event_type, audience in HEARD_BY.items() if audience.forwarded)
+)
 
 
 class SubscriptionNotFound(NotFound):
@@ -48,18 +41,23 @@ class UnknownEventType(ValidationFailed):
     slug, title = "unknown-event-type", "An event type names no event that is forwarded"
 
 
+class SubscriptionLimitReached(Conflict):
+    slug, title = "subscription-limit-reached", "Your organisation holds as many subscriptions as it may"
+
+
 class SubscriptionNotPaused(Conflict):
     slug, title = "subscription-not-paused", "Only a paused or failing subscription can be resumed"
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def matches(subscription: Subscription, event_type: str, family_id: str | None) -> bool:
+    """Whether the subscription asked for the event; whether it may hear of it is decided at delivery."""
+    audience = audience_of(event_type)
+    if audience is None or not audience.forwarded:
+        return False
     if not any(fnmatchcase(event_type, pattern) for pattern in subscription.event_types):
         return False
-    if event_type.split(".", 1)[0] in CONSENT_AGGREGATES and not subscription.sees_consent_events:
+    # Grants and overrides are read over REST with `consent:read`: a subscription made without it hears of none.
+    if audience.kind == "sharing_record" and not subscription.sees_consent_events:
         return False
     return subscription.family_ids is None or family_id in subscription.family_ids
 
@@ -68,9 +66,19 @@ def matches(subscription: Subscription, event_type: str, family_id: str | None) 
 
 
 async def create_subscription(
-    session: AsyncSession, principal: Principal, body: SubscriptionIn, destinations: Destinations, box: SecretBox
+    session: AsyncSession,
+    principal: Principal,
+    body: SubscriptionIn,
+    destinations: Destinations,
+    box: SecretBox,
+    *,
+    limit: int,
 ) -> tuple[Subscription, str]:
-    """The new subscription and its secret, which is shown once and kept only sealed."""
+    """The new subscription and its secret, which is shown once and kept only sealed.
+
+    An organisation holds at most `limit` subscriptions: each one costs deliveries, retries and a share of
+    the slots every organisation's deliveries take turns in.
+    """
     known = forwarded_types()
     for index, pattern in enumerate(body.event_types):
         if not any(fnmatchcase(event_type, pattern) for event_type in known):
@@ -79,9 +87,15 @@ async def create_subscription(
                 errors=[{"pointer": f"/event_types/{index}", "detail": "matches no forwarded event type"}],
             )
     await destinations.check(body.url)
+    await repository.lock_subscriptions_of(session, principal.organisation_id)
+    if await repository.count_subscriptions_of(session, principal.organisation_id) >= limit:
+        raise SubscriptionLimitReached(
+            f"Your organisation holds {limit} subscriptions, the most it may; delete one to make another.",
+            limit=limit,
+        )
     secret = new_secret()
     subscription = Subscription(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         organisation_id=principal.organisation_id,
         organisation_type=principal.organisation_type,
         sees_consent_events="consent:read" in principal.scopes,
@@ -100,19 +114,14 @@ async def create_subscription(
 
 async def owned_subscription(session: AsyncSession, principal: Principal, subscription_id: str) -> Subscription:
     """The caller's organisation's subscription; another organisation's is as absent as a missing one."""
-    subscription = await session.get(Subscription, subscription_id, with_for_update=True)
+    subscription = await repository.subscription_for_update(session, subscription_id)
     if subscription is None or subscription.organisation_id != principal.organisation_id:
         raise SubscriptionNotFound(f"There is no subscription {subscription_id} of your organisation.")
     return subscription
 
 
 async def subscriptions_of(session: AsyncSession, principal: Principal) -> list[Subscription]:
-    statement = (
-        select(Subscription)
-        .where(col(Subscription.organisation_id) == principal.organisation_id)
-        .order_by(col(Subscription.created_at), col(Subscription.id))
-    )
-    return list((await session.execute(statement)).scalars())
+    return await repository.subscriptions_of(session, principal.organisation_id)
 
 
 def pause(subscription: Subscription) -> None:
@@ -147,77 +156,78 @@ def signing_secrets(subscription: Subscription, box: SecretBox, at: datetime) ->
 
 async def delete_subscription(session: AsyncSession, subscription: Subscription) -> None:
     """The subscription, what it is owed and its delivery log."""
-    await session.execute(delete(DeliveryAttempt).where(col(DeliveryAttempt.subscription_id) == subscription.id))
-    await session.execute(delete(Delivery).where(col(Delivery.subscription_id) == subscription.id))
-    await session.delete(subscription)
+    await repository.delete_subscription(session, subscription)
+
+
+async def delivery_log(
+    session: AsyncSession, subscription: Subscription, limit: int, before: int | None
+) -> tuple[Sequence[tuple[DeliveryAttempt, str, str, bool]], bool]:
+    """Up to `limit` attempts older than `before`, newest first, and whether there are older ones still."""
+    rows = await repository.attempts_page(session, subscription.id, limit + 1, before)
+    return rows[:limit], len(rows) > limit
 
 
 # --- events in ----------------------------------------------------------------------
 
 
-async def take_in(session: AsyncSession, event: BaseCloudEvent) -> None:
+async def take_in(session: AsyncSession, event: ForwardedEvent) -> None:
     """Keep the event and owe it to every subscription it matches, in the transaction that acknowledges it."""
-    attributes = event.get_attributes()
-    family_id = attributes.get(FAMILY_EXTENSION)
-    organisation_id = attributes.get(ORGANISATION_EXTENSION)
-    occurred = event.get_time() or now()
-    forwarded = ForwardedEvent(
-        id=event.get_id(),
-        type=event.get_type(),
-        family_id=family_id if isinstance(family_id, str) else None,
-        organisation_id=organisation_id if isinstance(organisation_id, str) else None,
-        time=occurred,
-        body=to_json(event),
-    )
-    session.add(forwarded)
-    subscriptions = (await session.execute(select(Subscription))).scalars()
-    owed = [s for s in subscriptions if matches(s, forwarded.type, forwarded.family_id)]
-    _owe(session, forwarded, owed, replay=False)
+    session.add(event)
+    subscriptions = await repository.all_subscriptions(session)
+    owed = [s for s in subscriptions if matches(s, event.type, event.family_id)]
+    _owe(session, event, owed)
 
 
-def _owe(session: AsyncSession, event: ForwardedEvent, subscriptions: list[Subscription], *, replay: bool) -> None:
+def _owe(session: AsyncSession, event: ForwardedEvent, subscriptions: list[Subscription]) -> None:
     at = now()
     for subscription in subscriptions:
-        session.add(
-            Delivery(
-                subscription_id=subscription.id,
-                event_id=event.id,
-                lane=event.family_id or event.type,
-                status="pending",
-                next_attempt_at=at,
-                replay=replay,
-                created_at=at,
-            )
-        )
+        session.add(Delivery(**_delivery_row(subscription, event.id, event.family_id or event.type, at, replay=False)))
     if subscriptions:
         session.info[DELIVERIES_PENDING] = True
 
 
-async def replay(session: AsyncSession, subscription: Subscription, since: datetime) -> tuple[int, datetime]:
+async def replay(
+    session: AsyncSession, subscription: Subscription, since: datetime, page_size: int
+) -> tuple[int, datetime]:
     """Owe again every kept event since `since` that the subscription matches, with the same webhook ids.
 
-    Returns how many, and since when events are kept.
+    The kept events are read `page_size` at a time, and only their keys: a subscription with months of
+    events owes them all without holding them in memory at once. Returns how many, and since when events are kept.
     """
-    statement = (
-        select(ForwardedEvent)
-        .where(col(ForwardedEvent.time) >= since)
-        .order_by(col(ForwardedEvent.time), col(ForwardedEvent.id))
-    )
-    events = [e for e in (await session.execute(statement)).scalars() if matches(subscription, e.type, e.family_id)]
-    for event in events:
-        _owe(session, event, [subscription], replay=True)
-    oldest = await session.scalar(select(func.min(ForwardedEvent.time)))
-    return len(events), oldest or now()
+    at, owed, after = now(), 0, None
+    while True:
+        page = await repository.events_page(session, since, after, page_size)
+        deliveries = [
+            _delivery_row(subscription, event_id, family_id or event_type, at, replay=True)
+            for _time, event_id, event_type, family_id in page
+            if matches(subscription, event_type, family_id)
+        ]
+        if deliveries:
+            await repository.insert_deliveries(session, deliveries)
+        owed += len(deliveries)
+        if len(page) < page_size:
+            break
+        after = page[-1][0], page[-1][1]
+    if owed:
+        session.info[DELIVERIES_PENDING] = True
+    oldest = await repository.oldest_event_time(session)
+    return owed, oldest or now()
+
+
+def _delivery_row(
+    subscription: Subscription, event_id: str, lane: str, at: datetime, *, replay: bool
+) -> dict[str, Any]:
+    return {
+        "subscription_id": subscription.id,
+        "event_id": event_id,
+        "lane": lane,
+        "status": "pending",
+        "next_attempt_at": at,
+        "replay": replay,
+        "created_at": at,
+    }
 
 
 async def forget_old_events(session: AsyncSession, keep_days: int) -> None:
     """Drop events older than the replay window, with their finished deliveries and attempts."""
-    cutoff = now() - timedelta(days=keep_days)
-    old = select(col(ForwardedEvent.id)).where(col(ForwardedEvent.time) < cutoff)
-    finished = select(col(Delivery.id)).where(col(Delivery.event_id).in_(old), col(Delivery.status) != "pending")
-    await session.execute(delete(DeliveryAttempt).where(col(DeliveryAttempt.delivery_id).in_(finished)))
-    await session.execute(delete(Delivery).where(col(Delivery.event_id).in_(old), col(Delivery.status) != "pending"))
-    still_owed = select(col(Delivery.event_id)).where(col(Delivery.status) == "pending")
-    await session.execute(
-        delete(ForwardedEvent).where(col(ForwardedEvent.time) < cutoff, col(ForwardedEvent.id).not_in(still_owed))
-    )
+    await repository.forget_events_before(session, now() - timedelta(days=keep_days))
