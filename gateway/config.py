@@ -39,6 +39,16 @@ class IdentitySettings(BaseSettings):
     service_client_secret: str = ""
 
 
+class HashingSettings(BaseSettings):
+    """The threads that check passwords and client secrets with argon2 (64 MiB each while it runs)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_HASHING_", extra="ignore")
+
+    workers: int = Field(default=2, ge=1)
+    waiting: int = Field(default=16, ge=0)  # checks that may wait for a thread; more are turned away at once
+    wait_seconds: float = 2.0  # how long one waits before it is turned away (503 with Retry-After)
+
+
 class RateLimitSettings(BaseSettings):
     """A token bucket per client, in each gateway process."""
 
@@ -64,11 +74,28 @@ class FrontEndSettings(BaseSettings):
 
     # Installed from npm by the project's set-up (`package.json`), served from here, never from a CDN.
     govuk_frontend_dir: Path = REPOSITORY / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+    # Swagger UI for the API's `/docs`, from npm in the same way.
+    swagger_ui_dir: Path = REPOSITORY / "node_modules" / "swagger-ui-dist"
     idle_minutes: float = 20.0  # signed out after this long without a request
     session_hours: float = 8.0  # and after this long in all, a working day
-    sign_in_attempts: int = 10  # tries at one e-mail address in a row, then one more a minute
+    # Wrong passwords at one e-mail address from one client address before each further try must wait,
+    # twice as long as the last, from 1 s to `sign_in_delay_max_seconds`: slowed, never locked out.
+    sign_in_attempts: int = 5
+    sign_in_delay_max_seconds: float = 60.0
+    # Sign-in tries from one client address, whatever the e-mail address: a burst, then this many a minute.
+    sign_in_address_burst: int = 30
+    sign_in_address_per_minute: float = 10.0
     # Off only where the gateway is reached over plain HTTP on loopback, as `make up` does.
     secure_cookies: bool = True
+    # The council running the service: its name (or logo) and brand colour in the header, its name and links in
+    # the footer. A council's service is not on GOV.UK, so it shows no crown and uses no GOV.UK typeface.
+    council_name: str = Field(default="Northshire County Council", min_length=1, max_length=100)
+    # The logo's address, served by the council's own site or the gateway (the pages allow images from the
+    # gateway and data: URLs only); the council's name is its text alternative. Empty: the name is shown.
+    council_logo_url: str = Field(default="", max_length=2000)
+    brand_colour: str = Field(default="#1d70b8", pattern=r"^#[0-9a-fA-F]{6}$")  # white text must read on it
+    # The footer's links, text to address (a JSON object in `FRONT_END_FOOTER_LINKS`): privacy, accessibility.
+    footer_links: dict[str, str] = Field(default_factory=dict)
 
 
 class GatewaySettings(ServiceSettings):
@@ -78,3 +105,4 @@ class GatewaySettings(ServiceSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     front_end: FrontEndSettings = Field(default_factory=FrontEndSettings)
+    hashing: HashingSettings = Field(default_factory=HashingSettings)

@@ -3,7 +3,9 @@
 Keys live in the gateway's database so that every replica publishes and signs
 with the same ones. Each replica holds the ring in memory and reads it again
 every `key_reload_seconds` in the background (never inside a request, which
-already holds its database connection). Rotation is done the standard way: a
+already holds its database connection), and sooner when a token names a key id
+it does not know, at most once per `jwks_min_refresh_seconds`: made-up key ids
+cannot turn into a flood of reads. Rotation is done the standard way: a
 new key is published at once but signs only once it is older than one reload
 period, by which time every replica publishes it; the keys it replaces retire
 when every token they signed has expired. So rotating refuses no token.
@@ -12,6 +14,7 @@ when every token they signed has expired. So rotating refuses no token.
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,10 +44,14 @@ def _ec_key(row: SigningKey) -> ECKey:
 
 
 class SigningKeys:
-    def __init__(self, database: Database, settings: IdentitySettings, leeway_seconds: int) -> None:
+    def __init__(
+        self, database: Database, settings: IdentitySettings, leeway_seconds: int, min_refresh_seconds: float
+    ) -> None:
         self.database = database
         self.settings = settings
         self.leeway_seconds = leeway_seconds
+        self.min_refresh_seconds = min_refresh_seconds  # at most one reload this often for unknown key ids
+        self._refresh_asked_at = float("-inf")
         self._ring: list[tuple[SigningKey, ECKey]] = []  # newest first
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -80,8 +87,10 @@ class SigningKeys:
                 logger.warning("signing keys not reloaded", extra={"error": type(error).__name__})
 
     async def key_set(self, *, refresh: bool = False) -> KeySet:
-        if refresh:
-            self._wake.set()  # a key id we do not know yet: read the ring again soon
+        if refresh and time.monotonic() - self._refresh_asked_at >= self.min_refresh_seconds:
+            # A key id we do not know yet: read the ring again soon, but not again for every made-up kid.
+            self._refresh_asked_at = time.monotonic()
+            self._wake.set()
         return KeySet([key for _, key in self._ring])
 
     def signing_key(self) -> ECKey:

@@ -10,11 +10,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from gateway import oauth, openapi, proxy, routes, service
 from gateway.config import GatewaySettings
-from gateway.frontend import assessment_pages, pages, plan_pages, site
+from gateway.credentials import HashingPool
+from gateway.frontend import access_pages, assessment_pages, front_door_pages, home_pages, pages, plan_pages, site
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.keys import SigningKeys
 from gateway.openapi import MergedOpenApi
 from gateway.ratelimit import RateLimiter
+from services.access.projection import MIGRATIONS as ACCESS_MIGRATIONS
 from services.kit.app import create_service_app
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
@@ -43,12 +45,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def identity(app: FastAPI) -> AsyncIterator[None]:
         database: Database = app.state.database
-        keys = SigningKeys(database, settings.identity, settings.auth.leeway_seconds)
+        keys = SigningKeys(
+            database, settings.identity, settings.auth.leeway_seconds, settings.auth.jwks_min_refresh_seconds
+        )
         app.state.settings = settings
         app.state.signing_keys = keys
         # The gateway verifies its own tokens against its key ring, not over HTTP.
-        app.state.verifier = TokenVerifier(settings.auth, keys)
+        app.state.verifier = TokenVerifier(settings.auth, keys, app.state.revocations)
         app.state.rate_limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
+        hashing = settings.hashing
+        app.state.hashing = HashingPool(hashing.workers, hashing.waiting, hashing.wait_seconds)
         app.state.openapi = MergedOpenApi(app, settings)
         clients = settings.identity
         async with database.sessionmaker() as session, session.begin():
@@ -65,6 +71,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             await app.state.upstream.close()
             await keys.stop()
+            app.state.hashing.close()
 
     app = create_service_app(
         settings,
@@ -78,12 +85,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             pages.router,
             assessment_pages.router,
             plan_pages.router,
+            home_pages.router,
+            front_door_pages.router,
+            access_pages.router,
         ],
-        migrations_dir=MIGRATIONS,
+        # The gateway's databases were made when the access copy's tables were the kit's, and keep their history.
+        migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         accepted_media_types=JSON_MEDIA_TYPES | {FORM_MEDIA_TYPE},
         lifespan=identity,
         readiness_checks={name: upstream_alive(url) for name, url in settings.upstream.by_name().items()},
         serve_openapi=False,
+        # Callers from outside do not choose the trace their request joins.
+        trust_trace_context=False,
     )
     site.install(app, settings.front_end)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -23,8 +23,14 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     # A plain string column, as in the migration: no database enum type to alter when types are added.
     type: OrganisationType = Field(sa_type=String(20))
+    # An early help coordinator (e.g. the council's Early Help hub) holds a basis for every family: its public task.
+    coordinator: bool = False
     created_at: datetime = Field(sa_type=UtcDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+    def roles(self) -> list[str]:
+        """The standing it holds on the platform, told to every service in its tokens (`org_roles`)."""
+        return ["coordinator"] if self.coordinator else []
 
 
 class ApiClient(SQLModel, table=True):
@@ -50,6 +56,8 @@ class StaffUser(SQLModel, table=True):
     name: str = Field(max_length=200)
     roles: str  # space-separated
     password_hash: str
+    # Set while the password is the temporary one an administrator was given: the member must change it first.
+    must_change_password: bool = True
     created_at: datetime = Field(sa_type=UtcDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 

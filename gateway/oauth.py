@@ -2,16 +2,18 @@
 
 The grant runs on authlib's `AuthorizationServer`, which has no FastAPI
 integration and whose hooks are synchronous. So the async work comes first
-(reading the form, loading the client and the signing key), and the grant then
-runs on that snapshot in a worker thread, where the argon2 check of the secret
-cannot stall the event loop.
+(reading the form, loading the client and the signing key, and checking the
+secret: with argon2 on the gateway's bounded `HashingPool` unless the secret is
+remembered), and the grant then runs on that snapshot.
 """
 
 import base64
 import binascii
+import hmac
 import time
 import uuid
 from typing import Annotated, Any, ClassVar
+from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
@@ -21,18 +23,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from gateway import service
 from gateway.config import GatewaySettings
-from gateway.credentials import verify_secret
+from gateway.credentials import HashingPool, is_remembered, verify_secret
 from gateway.keys import ALGORITHM, SigningKeys
 from gateway.models import ApiClient, Organisation
 from gateway.ratelimit import RateLimiter
 from gateway.schemas import TokenOut
 from gateway.scopes import SCOPES
 from services.kit.db import SessionDep
+from services.kit.openapi import problems
 from services.kit.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
 from services.kit.requestid import current_request_id
 
@@ -42,10 +44,11 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 class TokenClient(ClientMixin):  # type: ignore[misc]
     """An API client as authlib sees it."""
 
-    def __init__(self, client: ApiClient, organisation: Organisation) -> None:
+    def __init__(self, client: ApiClient, organisation: Organisation, verified_secret: str | None) -> None:
         self.client = client
         self.organisation = organisation
         self.scopes = client.scopes.split()
+        self._verified_secret = verified_secret  # the secret the request sent, once checked against the hash
 
     def get_client_id(self) -> str:
         return self.client.id
@@ -63,7 +66,9 @@ class TokenClient(ClientMixin):  # type: ignore[misc]
         return " ".join(dict.fromkeys(asked))
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return verify_secret(self.client.secret_hash, client_secret)
+        return self._verified_secret is not None and hmac.compare_digest(
+            client_secret.encode(), self._verified_secret.encode()
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in AUTH_METHODS
@@ -127,6 +132,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
             self._settings,
             subject=client.client.id,
             organisation=(organisation.id, str(organisation.type)),
+            organisation_roles=organisation.roles(),
             scope=scope,
             ttl=ttl,
         )
@@ -134,7 +140,14 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
 
 def access_token(
-    key: ECKey, settings: GatewaySettings, *, subject: str, organisation: tuple[str, str], scope: str, ttl: int
+    key: ECKey,
+    settings: GatewaySettings,
+    *,
+    subject: str,
+    organisation: tuple[str, str],
+    organisation_roles: list[str],
+    scope: str,
+    ttl: int,
 ) -> str:
     """A signed access token: the same claims for a partner system's client and for a signed-in staff member."""
     now = int(time.time())
@@ -144,6 +157,7 @@ def access_token(
         "sub": subject,
         "org": organisation[0],
         "org_type": organisation[1],
+        "org_roles": organisation_roles,
         "scope": scope,
         "iat": now,
         "exp": now + ttl,
@@ -152,16 +166,28 @@ def access_token(
     return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}, claims, key)
 
 
-def client_id_of(request: Request, form: dict[str, str]) -> str | None:
-    """The client id from HTTP Basic, else from the form."""
+def client_credentials_of(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
+    """The client id and secret from HTTP Basic (decoded as authlib decodes them), else from the form."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return None
-        return decoded.partition(":")[0] or None
-    return form.get("client_id")
+            return None, None
+        client_id, _, secret = decoded.partition(":")
+        return unquote(client_id) or None, unquote(secret)
+    return form.get("client_id"), form.get("client_secret")
+
+
+async def verified_secret(hashing: HashingPool, client: ApiClient, secret: str | None) -> str | None:
+    """The secret, if it is the client's; argon2 runs on the bounded pool unless the secret is remembered."""
+    if secret is None:
+        return None
+    if is_remembered(client.secret_hash):
+        matched = verify_secret(client.secret_hash, secret)
+    else:
+        matched = await hashing.run(verify_secret, client.secret_hash, secret)
+    return secret if matched else None
 
 
 def _oauth_problem(status: int, body: dict[str, Any], headers: list[tuple[str, str]]) -> JSONResponse:
@@ -195,7 +221,13 @@ def rate_limiter_of(request: Request) -> RateLimiter:
     return limiter
 
 
+def hashing_of(request: Request) -> HashingPool:
+    pool: HashingPool = request.app.state.hashing
+    return pool
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(settings_of)]
+HashingDep = Annotated[HashingPool, Depends(hashing_of)]
 SigningKeysDep = Annotated[SigningKeys, Depends(signing_keys_of)]
 
 router = APIRouter(tags=["tokens"])
@@ -204,6 +236,7 @@ router = APIRouter(tags=["tokens"])
 @router.post(
     "/oauth/token",
     response_model=TokenOut,
+    responses=problems(401, 413, 415, 429),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -229,13 +262,18 @@ async def issue_token(
 ) -> JSONResponse:
     """Exchange client credentials for an access token."""
     form = {name: value for name, value in (await request.form()).items() if isinstance(value, str)}
-    client_id = client_id_of(request, form)
+    client_id, secret = client_credentials_of(request, form)
     caller = client_id or (request.client.host if request.client else "unknown")
     rate_limiter_of(request).take(f"token:{caller}")
     found = await service.token_client(session, client_id) if client_id else None
-    server = TokenServer(TokenClient(*found) if found else None, keys.signing_key(), settings)
+    client = None
+    if found is not None:
+        api_client, organisation = found
+        await session.commit()  # the database connection let go while the secret is checked
+        client = TokenClient(api_client, organisation, await verified_secret(hashing_of(request), api_client, secret))
+    server = TokenServer(client, keys.signing_key(), settings)
     oauth_request = TokenRequest(f"{settings.auth.issuer}/oauth/token", form, request.headers)
-    status, body, headers = await run_in_threadpool(server.create_token_response, oauth_request)
+    status, body, headers = server.create_token_response(oauth_request)
     if status != 200:
         return _oauth_problem(status, body, headers)
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

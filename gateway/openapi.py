@@ -6,37 +6,105 @@ that does not answer is named in `x-unavailable-services` rather than failing
 the document.
 """
 
-import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from gateway.config import GatewaySettings
-from gateway.proxy import ROUTES
+from gateway.proxy import service_of
 from gateway.scopes import SCOPES
-
-logger = logging.getLogger(__name__)
+from services.kit.openapi import problems, with_problem_schema
+from services.kit.problems import NotFound, ServiceUnavailable
 
 CACHE_SECONDS = 30.0
-UNAUTHENTICATED = ("/oauth/token", "/.well-known/", "/healthz", "/readyz")
-# Swagger UI's assets come from its CDN; everything else the gateway serves allows no outside source.
+PROXY_STATUSES = (429, 502, 504)
+SCHEMA_REF = "#/components/schemas/"
+UNAUTHENTICATED = ("/oauth/token", "/.well-known/", "/healthz", "/readyz", "/metrics")
+# Swagger UI comes from the npm package `swagger-ui-dist` (locked in package-lock.json, like GOV.UK Frontend)
+# and is served by the gateway itself: the page loads nothing from another origin, and runs no inline script.
 DOCS_POLICY = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
+DOCS_ASSETS: dict[str, tuple[str, str]] = {  # path under /docs/ -> (file, content type)
+    "swagger-ui.css": ("swagger-ui.css", "text/css; charset=utf-8"),
+    "swagger-ui-bundle.js": ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    "favicon-32x32.png": ("favicon-32x32.png", "image/png"),
+}
+DOCS_INIT = Path(__file__).parent / "static" / "swagger-init.js"
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Graduated Pathway API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-init.js"></script>
+</body>
+</html>
+"""
+ASSET_CACHE = "public, max-age=3600"
 
 
 def public_paths_of(service: str, document: dict[str, Any]) -> dict[str, Any]:
     """The paths of a service's document that the gateway routes to it."""
-    return {
-        path: item for path, item in document.get("paths", {}).items() if ROUTES.get(path.split("/", 2)[1]) == service
+    return {path: item for path, item in document.get("paths", {}).items() if service_of(path) == service}
+
+
+def _refs_renamed(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF) and ref[len(SCHEMA_REF) :] in renames:
+            return {**node, "$ref": SCHEMA_REF + renames[ref[len(SCHEMA_REF) :]]}
+        return {key: _refs_renamed(value, renames) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_refs_renamed(value, renames) for value in node]
+    return node
+
+
+def with_own_names(service: str, document: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
+    """`document` with each schema whose name another service already gave a different schema renamed `service.Name`.
+
+    Two services may each have a `Need` of their own; kept under one name, one service's
+    operations would be documented with the other's schema.
+    """
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    renames: dict[str, str] = {}
+    while True:  # a schema that refers to a renamed one may differ from its namesake only once renamed itself
+        clashes = {
+            name
+            for name, schema in _refs_renamed(schemas, renames).items()
+            if name not in renames and name in taken and taken[name] != schema
+        }
+        if not clashes:
+            break
+        renames |= {name: f"{service}.{name}" for name in clashes}
+    if not renames:
+        return document
+    renamed: dict[str, Any] = _refs_renamed(document, renames)
+    renamed["components"]["schemas"] = {
+        renames.get(name, name): schema for name, schema in renamed["components"]["schemas"].items()
     }
+    return renamed
+
+
+def with_proxy_answers(paths: dict[str, Any]) -> dict[str, Any]:
+    """`paths` with what the gateway itself may answer on the way: its rate limit, and a service away or slow."""
+    for item in paths.values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for status, answer in problems(*PROXY_STATUSES).items():
+                responses.setdefault(str(status), answer)
+    return paths
 
 
 class MergedOpenApi:
@@ -54,6 +122,7 @@ class MergedOpenApi:
 
     def _own(self) -> dict[str, Any]:
         document = get_openapi(title=self.app.title, version=self.app.version, routes=self.app.routes)
+        with_problem_schema(document)
         document["paths"] = {
             path: item for path, item in document.get("paths", {}).items() if not path.startswith("/internal/")
         }
@@ -76,10 +145,9 @@ class MergedOpenApi:
             except (httpx.HTTPError, ValueError):
                 unavailable.append(service)
                 continue
-            merged["paths"].update(public_paths_of(service, document))
-            for name, schema in document.get("components", {}).get("schemas", {}).items():
-                if schemas.setdefault(name, schema) != schema:
-                    logger.warning("schema name used twice", extra={"schema": name, "service": service})
+            document = with_own_names(service, document, schemas)
+            merged["paths"].update(with_proxy_answers(public_paths_of(service, document)))
+            schemas.update(document.get("components", {}).get("schemas", {}))
         merged["components"]["securitySchemes"] = {
             "oauth2": {
                 "type": "oauth2",
@@ -103,6 +171,22 @@ async def openapi_document(request: Request) -> JSONResponse:
 
 @router.get("/docs")
 async def docs() -> HTMLResponse:
-    page = get_swagger_ui_html(openapi_url="/openapi.json", title="Graduated Pathway API")
-    page.headers["Content-Security-Policy"] = DOCS_POLICY
-    return page
+    return HTMLResponse(DOCS_PAGE, headers={"Content-Security-Policy": DOCS_POLICY})
+
+
+@router.get("/docs/swagger-init.js")
+async def docs_init() -> FileResponse:
+    return FileResponse(DOCS_INIT, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": ASSET_CACHE})
+
+
+@router.get("/docs/{asset}")
+async def docs_asset(request: Request, asset: str) -> FileResponse:
+    """One of Swagger UI's own files, from the installed npm package."""
+    if asset not in DOCS_ASSETS:
+        raise NotFound("No such file of the API documentation.")
+    settings: GatewaySettings = request.app.state.settings
+    name, media_type = DOCS_ASSETS[asset]
+    path = settings.front_end.swagger_ui_dir / name
+    if not path.is_file():
+        raise ServiceUnavailable("Swagger UI is not installed here: run `npm ci`.")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": ASSET_CACHE})

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from gateway import repository, service
 from gateway.models import ApiClient, Organisation, StaffUser
-from gateway.oauth import SigningKeysDep
+from gateway.oauth import HashingDep, SigningKeysDep
 from gateway.schemas import (
     ClientCreated,
     ClientIn,
@@ -21,10 +21,13 @@ from gateway.schemas import (
 from gateway.scopes import Scope, StaffRole
 from services.kit.auth import require_scope
 from services.kit.db import SessionDep
+from services.kit.ids import ID_PATTERN
+from services.kit.openapi import problems
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_scope("admin"))])
 
 OrganisationFilter = Annotated[str | None, Query(description="Only those of this organisation.")]
+Id = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 
 
 def organisation_out(organisation: Organisation) -> OrganisationOut:
@@ -32,6 +35,7 @@ def organisation_out(organisation: Organisation) -> OrganisationOut:
         id=organisation.id,
         name=organisation.name,
         type=organisation.type,
+        coordinator=organisation.coordinator,
         created_at=organisation.created_at,
         disabled=organisation.disabled_at is not None,
     )
@@ -60,7 +64,7 @@ def user_out(user: StaffUser) -> UserOut:
     )
 
 
-@router.post("/organisations", status_code=201)
+@router.post("/organisations", status_code=201, responses=problems(409))
 async def create_organisation(body: OrganisationIn, session: SessionDep) -> OrganisationOut:
     """Register an organisation."""
     return organisation_out(await service.create_organisation(session, body))
@@ -73,15 +77,15 @@ async def list_organisations(session: SessionDep) -> list[OrganisationOut]:
 
 
 @router.post("/organisations/{organisation_id}/disable")
-async def disable_organisation(organisation_id: str, session: SessionDep) -> OrganisationOut:
+async def disable_organisation(organisation_id: Id, session: SessionDep) -> OrganisationOut:
     """Stop an organisation, its clients and its staff from getting tokens."""
     return organisation_out(await service.disable_organisation(session, organisation_id))
 
 
-@router.post("/clients", status_code=201)
-async def create_client(body: ClientIn, session: SessionDep) -> ClientCreated:
+@router.post("/clients", status_code=201, responses=problems(404, 409))
+async def create_client(body: ClientIn, session: SessionDep, hashing: HashingDep) -> ClientCreated:
     """Register an API client; its secret is in this answer and nowhere else."""
-    client, secret = await service.create_client(session, body)
+    client, secret = await service.create_client(session, hashing, body)
     return ClientCreated(**client_out(client).model_dump(), client_secret=secret)
 
 
@@ -92,15 +96,15 @@ async def list_clients(session: SessionDep, organisation_id: OrganisationFilter 
 
 
 @router.post("/clients/{client_id}/disable")
-async def disable_client(client_id: str, session: SessionDep) -> ClientOut:
+async def disable_client(client_id: Id, session: SessionDep) -> ClientOut:
     """Stop a client from getting tokens."""
     return client_out(await service.disable_client(session, client_id))
 
 
-@router.post("/users", status_code=201)
-async def create_user(body: UserIn, session: SessionDep) -> UserCreated:
-    """Register a staff member; the first password is in this answer and nowhere else."""
-    user, password = await service.create_user(session, body)
+@router.post("/users", status_code=201, responses=problems(404, 409))
+async def create_user(body: UserIn, session: SessionDep, hashing: HashingDep) -> UserCreated:
+    """Register a staff member; the first password is in this answer and nowhere else: they change it first."""
+    user, password = await service.create_user(session, hashing, body)
     return UserCreated(**user_out(user).model_dump(), initial_password=password)
 
 
@@ -111,7 +115,7 @@ async def list_users(session: SessionDep, organisation_id: OrganisationFilter = 
 
 
 @router.post("/users/{user_id}/disable")
-async def disable_user(user_id: str, session: SessionDep) -> UserOut:
+async def disable_user(user_id: Id, session: SessionDep) -> UserOut:
     """Stop a staff member from signing in."""
     return user_out(await service.disable_user(session, user_id))
 

@@ -3,13 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gateway.models import OrganisationType
 from gateway.scopes import GRANTABLE_SCOPES, Scope, StaffRole
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# `\S`: a name of spaces alone is refused, and the schema says so.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
@@ -21,23 +22,38 @@ def _grantable(scope: Scope) -> Scope:
     return scope
 
 
-class OrganisationIn(BaseModel):
+GrantableScope = Annotated[
+    Scope, AfterValidator(_grantable), WithJsonSchema({"type": "string", "enum": sorted(GRANTABLE_SCOPES)})
+]
+
+
+class Body(BaseModel):
+    """A request body: a field it does not know is a 422 naming it, as in every service, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationIn(Body):
     name: Name
     type: OrganisationType
+    coordinator: StrictBool = Field(
+        default=False, description="an early help coordinator: holds a basis for every family (public task)"
+    )
 
 
 class OrganisationOut(BaseModel):
     id: str
     name: str
     type: OrganisationType
+    coordinator: bool
     created_at: datetime
     disabled: bool
 
 
-class ClientIn(BaseModel):
+class ClientIn(Body):
     organisation_id: str
     name: Name
-    scopes: list[Annotated[Scope, AfterValidator(_grantable)]] = Field(min_length=1)
+    scopes: list[GrantableScope] = Field(min_length=1)
 
 
 class ClientOut(BaseModel):
@@ -53,7 +69,7 @@ class ClientCreated(ClientOut):
     client_secret: str = Field(description="Shown once; only its hash is kept.")
 
 
-class UserIn(BaseModel):
+class UserIn(Body):
     organisation_id: str
     email: Email
     name: Name

@@ -10,6 +10,7 @@ class Scope(StrEnum):
     PLANS_WRITE = "plans:write"
     CONSENT_READ = "consent:read"
     CONSENT_WRITE = "consent:write"
+    AUDIT_READ = "audit:read"  # the access log: who read or changed which family's data, and its verification
     SUBSCRIPTIONS_MANAGE = "subscriptions:manage"
     REPORTS_READ = "reports:read"
     REPORTS_ALL = "reports:all"  # reports across every organisation, not only the caller's
@@ -43,8 +44,8 @@ ROLE_SCOPES: dict[StaffRole, frozenset[Scope]] = {
         }
     ),
     StaffRole.MANAGER: frozenset({Scope.ASSESSMENTS_READ, Scope.PLANS_READ, Scope.REPORTS_READ}),
-    StaffRole.DATA_PROTECTION_OFFICER: frozenset({Scope.CONSENT_READ, Scope.CONSENT_WRITE}),
-    StaffRole.ADMIN: frozenset({Scope.ADMIN, Scope.FORMS_ADMIN}),
+    StaffRole.DATA_PROTECTION_OFFICER: frozenset({Scope.CONSENT_READ, Scope.CONSENT_WRITE, Scope.AUDIT_READ}),
+    StaffRole.ADMIN: frozenset({Scope.ADMIN, Scope.FORMS_ADMIN, Scope.AUDIT_READ}),
 }
 
 

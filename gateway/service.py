@@ -9,8 +9,8 @@ from typing import Protocol, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import repository
-from gateway.credentials import hash_secret, new_secret, verify_secret
+from gateway import events, repository
+from gateway.credentials import HashingPool, hash_client_secret, hash_secret, new_secret, verify_secret
 from gateway.models import ApiClient, Organisation, OrganisationType, StaffUser
 from gateway.schemas import ClientIn, OrganisationIn, UserIn
 from gateway.scopes import GRANTABLE_SCOPES, Scope
@@ -32,7 +32,9 @@ async def _flush_unique(session: AsyncSession, conflict: str) -> None:
 
 
 async def create_organisation(session: AsyncSession, data: OrganisationIn) -> Organisation:
-    organisation = Organisation(id=str(uuid.uuid4()), name=data.name, type=data.type, created_at=_now())
+    organisation = Organisation(
+        id=str(uuid.uuid4()), name=data.name, type=data.type, coordinator=data.coordinator, created_at=_now()
+    )
     session.add(organisation)
     await _flush_unique(session, "An organisation with that name exists already.")
     return organisation
@@ -47,7 +49,7 @@ async def active_organisation(session: AsyncSession, organisation_id: str) -> Or
     return organisation
 
 
-async def create_client(session: AsyncSession, data: ClientIn) -> tuple[ApiClient, str]:
+async def create_client(session: AsyncSession, hashing: HashingPool, data: ClientIn) -> tuple[ApiClient, str]:
     """A new API client and its secret, which is returned here and never again."""
     await active_organisation(session, data.organisation_id)
     secret = new_secret()
@@ -56,7 +58,7 @@ async def create_client(session: AsyncSession, data: ClientIn) -> tuple[ApiClien
         organisation_id=data.organisation_id,
         name=data.name,
         scopes=" ".join(dict.fromkeys(data.scopes)),
-        secret_hash=hash_secret(secret),
+        secret_hash=await hashing.run(hash_client_secret, secret),
         created_at=_now(),
     )
     session.add(client)
@@ -64,8 +66,8 @@ async def create_client(session: AsyncSession, data: ClientIn) -> tuple[ApiClien
     return client, secret
 
 
-async def create_user(session: AsyncSession, data: UserIn) -> tuple[StaffUser, str]:
-    """A new staff member and a first password, returned here and never again."""
+async def create_user(session: AsyncSession, hashing: HashingPool, data: UserIn) -> tuple[StaffUser, str]:
+    """A new staff member and a temporary password, returned here and never again; they must change it first."""
     await active_organisation(session, data.organisation_id)
     password = new_secret()[:20]
     user = StaffUser(
@@ -74,7 +76,8 @@ async def create_user(session: AsyncSession, data: UserIn) -> tuple[StaffUser, s
         email=data.email,
         name=data.name,
         roles=" ".join(dict.fromkeys(data.roles)),
-        password_hash=hash_secret(password),
+        password_hash=await hashing.run(hash_secret, password),
+        must_change_password=True,
         created_at=_now(),
     )
     session.add(user)
@@ -89,25 +92,36 @@ class Disableable(Protocol):
 D = TypeVar("D", bound=Disableable)
 
 
-async def _disable(session: AsyncSession, model: type[D], key: str, what: str) -> D:
-    """Mark a row disabled (once; disabling again changes nothing)."""
+async def _disable(session: AsyncSession, model: type[D], key: str, what: str) -> tuple[D, bool]:
+    """Mark a row disabled (once; disabling again changes nothing), and say whether it was open until now."""
     row = await session.get(model, key)
     if row is None:
         raise NotFound(f"No such {what}.")
+    newly = row.disabled_at is None
     row.disabled_at = row.disabled_at or _now()
-    return row
+    return row, newly
 
 
 async def disable_organisation(session: AsyncSession, organisation_id: str) -> Organisation:
-    return await _disable(session, Organisation, organisation_id, "organisation")
+    """Disabled: no token for its clients or staff, and every token they hold refused everywhere within moments."""
+    organisation, newly = await _disable(session, Organisation, organisation_id, "organisation")
+    if newly and organisation.disabled_at is not None:
+        events.revoked(session, organisation.disabled_at, organisation_id=organisation.id)
+    return organisation
 
 
 async def disable_client(session: AsyncSession, client_id: str) -> ApiClient:
-    return await _disable(session, ApiClient, client_id, "client")
+    client, newly = await _disable(session, ApiClient, client_id, "client")
+    if newly and client.disabled_at is not None:
+        events.revoked(session, client.disabled_at, subject=client.id)
+    return client
 
 
 async def disable_user(session: AsyncSession, user_id: str) -> StaffUser:
-    return await _disable(session, StaffUser, user_id, "staff member")
+    user, newly = await _disable(session, StaffUser, user_id, "staff member")
+    if newly and user.disabled_at is not None:
+        events.revoked(session, user.disabled_at, subject=user.id)
+    return user
 
 
 async def token_client(session: AsyncSession, client_id: str) -> tuple[ApiClient, Organisation] | None:
@@ -138,7 +152,7 @@ async def _ensure_client(
     client = await repository.get_client(session, client_id)
     if client is not None:
         if not verify_secret(client.secret_hash, secret):
-            client.secret_hash = hash_secret(secret)
+            client.secret_hash = hash_client_secret(secret)
         return
     organisations = await repository.list_organisations(session)
     organisation = next((o for o in organisations if o.name == organisation_name), None)
@@ -154,7 +168,7 @@ async def _ensure_client(
             organisation_id=organisation.id,
             name=name,
             scopes=" ".join(sorted(scopes)),
-            secret_hash=hash_secret(secret),
+            secret_hash=hash_client_secret(secret),
             created_at=_now(),
         )
     )

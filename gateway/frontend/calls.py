@@ -16,7 +16,7 @@ from gateway.config import GatewaySettings
 from gateway.frontend.sessions import SignedIn
 from gateway.keys import SigningKeys
 from gateway.oauth import access_token
-from gateway.proxy import ROUTES
+from gateway.proxy import service_of
 from gateway.scopes import staff_scope
 from services.kit.requestid import HEADER as REQUEST_ID_HEADER
 from services.kit.requestid import current_request_id
@@ -75,6 +75,7 @@ class StaffCalls:
                 self._settings,
                 subject=self._signed_in.user_id,
                 organisation=(self._signed_in.organisation_id, self._signed_in.organisation_type),
+                organisation_roles=self._signed_in.organisation_roles,
                 scope=staff_scope(self._signed_in.roles),
                 ttl=TOKEN_SECONDS,
             )
@@ -89,21 +90,42 @@ class StaffCalls:
         params: dict[str, str] | None = None,
         if_match: str | None = None,
     ) -> Answer:
-        """One call; a refusal raises `ServiceProblem`, a service away `ServiceUnavailable`."""
-        service = ROUTES[path.split("/", 2)[1]]
-        headers = {"Authorization": self._bearer(), REQUEST_ID_HEADER: current_request_id() or ""}
-        if if_match:
-            headers["If-Match"] = if_match
+        """One call; a refusal raises `ServiceProblem`, a service away `ServiceUnavailable`.
+
+        A 401 is tried once more with a token minted afresh, as `ServiceToken.request` does: a
+        token refused before its time (a key rotated while the page was built) is not kept for
+        the page's other calls. A 401 comes before the service acts, so trying again is safe.
+        """
+        service = service_of(path)
+        assert service is not None, path  # the front end calls only paths the gateway routes
         url = self._settings.upstream.by_name()[service] + path
-        try:
-            async with self._session.request(method, url, json=json, params=params, headers=headers) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
-                answer = Answer(response.status, body, response.headers.get("ETag"))
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            raise ServiceUnavailable(service) from None
+        answer = await self._send(service, method, url, json=json, params=params, if_match=if_match)
+        if answer.status == 401:
+            self._token = None
+            answer = await self._send(service, method, url, json=json, params=params, if_match=if_match)
         if answer.status >= 400:
             raise ServiceProblem(answer.status, answer.body if isinstance(answer.body, dict) else {})
         return answer
+
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: dict[str, str] | None,
+        if_match: str | None,
+    ) -> Answer:
+        headers = {"Authorization": self._bearer(), REQUEST_ID_HEADER: current_request_id() or ""}
+        if if_match:
+            headers["If-Match"] = if_match
+        try:
+            async with self._session.request(method, url, json=json, params=params, headers=headers) as response:
+                body = await response.json(content_type=None) if response.content_length != 0 else None
+                return Answer(response.status, body, response.headers.get("ETag"))
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            raise ServiceUnavailable(service) from None
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return (await self.call("GET", path, params=params)).body

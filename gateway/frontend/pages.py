@@ -8,32 +8,38 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import repository
+from gateway.credentials import HashingBusy
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem
 from gateway.frontend.questions import read_date
 from gateway.frontend.sessions import SignedIn
 from gateway.frontend.site import (
+    HOME,
     PREFIX,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     Calls,
+    Member,
     PageError,
     Posted,
+    PostedByMember,
     Staff,
     front_end_settings,
     render,
     see_other,
 )
-from gateway.ratelimit import RateLimiter
+from gateway.oauth import hashing_of
+from gateway.ratelimit import ProgressiveDelay, RateLimiter
 from gateway.service import ADMINISTRATION, SERVICES
 from services.kit.db import SessionDep
-from services.kit.problems import ServiceError
+from services.kit.problems import ServiceError, TooManyRequests
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 Id = Annotated[str, Path(max_length=36)]
 IDENTIFIER_SYSTEMS = {"nhs": "NHS number", "upn": "Unique pupil number (UPN)", "local": "Your organisation's own id"}
-CATEGORIES = {"assessment": "Assessments", "plan": "Plans"}
+# Case notes (who took part in contacts, what was said) are shared apart: a plan's category never opens them.
+CATEGORIES = {"assessment": "Assessments", "plan": "Plans", "case_notes": "Case notes (contacts with the family)"}
 PLATFORM_ORGANISATIONS = (ADMINISTRATION, SERVICES)  # not a family's partners: no grant names them
 
 
@@ -41,7 +47,7 @@ def _safe_next(path: str | None) -> str:
     """Only a page of the front end: never another site, so a link cannot send someone elsewhere after sign-in."""
     if path and path.startswith(f"{PREFIX}/") and not path.startswith("//") and "\\" not in path:
         return path
-    return f"{PREFIX}/find"
+    return HOME
 
 
 # --- signing in and out --------------------------------------------------------------
@@ -73,9 +79,20 @@ def _sign_in_page(request: Request, errors: dict[str, str], email: str = "", sta
     return response
 
 
+def _refused_for_now(request: Request, refusal: ServiceError, email: str) -> Response:
+    """The sign-in page again, with how long to wait: too many tries (429) or too many checks at once (503)."""
+    if isinstance(refusal, HashingBusy):
+        message = "Too many people are signing in at the moment. Wait a few seconds, then try again."
+    else:
+        message = f"Too many attempts. Wait {refusal.headers.get('Retry-After', '60')} seconds, then try again."
+    response = _sign_in_page(request, {"email": message}, email, refusal.status)
+    response.headers.update(refusal.headers)
+    return response
+
+
 @router.get("")
 async def home() -> Response:
-    return see_other(f"{PREFIX}/find")
+    return see_other(HOME)
 
 
 @router.get("/sign-in")
@@ -101,15 +118,23 @@ async def sign_in(
         errors["password"] = "Enter your password."  # noqa: S105 (a message, not a password)
     if errors:
         return _sign_in_page(request, errors, email, 422)
+    client_address = request.client.host if request.client else "unknown"
     limiter: RateLimiter = request.app.state.sign_in_limiter
+    delay: ProgressiveDelay = request.app.state.sign_in_delay
+    attempt = f"{email.strip().lower()} from {client_address}"
     try:
-        limiter.take(f"sign-in:{email.strip().lower()}")
-    except ServiceError:
-        return _sign_in_page(request, {"email": "Too many attempts. Wait a minute, then try again."}, email, 429)
-    signed = await sessions.sign_in(session, front_end_settings(request), email, password)
+        limiter.take(f"sign-in:{client_address}")
+        delay.check(attempt)
+        signed = await sessions.sign_in(session, front_end_settings(request), hashing_of(request), email, password)
+    except (TooManyRequests, HashingBusy) as refusal:
+        return _refused_for_now(request, refusal, email)
     if signed is None:
+        delay.failed(attempt)
         return _sign_in_page(request, {"email": "Enter a correct e-mail address and password."}, email, 422)
+    delay.succeeded(attempt)
     token, staff = signed
+    if staff.must_change_password:
+        next_page = f"{PREFIX}/change-password"
     response = see_other(_safe_next(next_page))
     settings = front_end_settings(request)
     response.set_cookie(
@@ -125,8 +150,64 @@ async def sign_in(
     return response
 
 
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+
+
+def _change_password_page(request: Request, errors: dict[str, str], status_code: int = 200) -> Response:
+    return render(
+        request,
+        "change_password.html",
+        {"errors": errors, "min_length": MIN_PASSWORD_LENGTH, "title": "Change your password"},
+        status_code,
+    )
+
+
+@router.get("/change-password")
+async def change_password_page(request: Request, _member: Member) -> Response:
+    return _change_password_page(request, {})
+
+
+@router.post("/change-password")
+async def change_password(request: Request, session: SessionDep, member: Member, form: PostedByMember) -> Response:
+    """A new password of the member's own; the first thing a member does, with the password they were given."""
+    current = str(form.get("current_password") or "")
+    new = str(form.get("new_password") or "")
+    confirmed = str(form.get("confirm_password") or "")
+    errors: dict[str, str] = {}
+    if not current:
+        errors["current_password"] = "Enter your current password."  # noqa: S105 (a message, not a password)
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = f"Your new password must be at least {MIN_PASSWORD_LENGTH} characters long."
+    elif len(new) > MAX_PASSWORD_LENGTH:
+        errors["new_password"] = f"Your new password must be at most {MAX_PASSWORD_LENGTH} characters long."
+    elif new == current:
+        errors["new_password"] = "Your new password must be different from your current one."  # noqa: S105
+    elif confirmed != new:
+        errors["confirm_password"] = "The passwords do not match."  # noqa: S105
+    if errors:
+        return _change_password_page(request, errors, 422)
+    # A session left open is no way to guess the password behind it: wrong tries are slowed as at sign-in.
+    delay: ProgressiveDelay = request.app.state.sign_in_delay
+    attempt = f"password change of {member.user_id}"
+    try:
+        delay.check(attempt)
+        changed = await sessions.change_password(session, hashing_of(request), member, current, new)
+    except (TooManyRequests, HashingBusy) as refusal:
+        response = _change_password_page(
+            request, {"current_password": "Wait a few seconds, then try again."}, refusal.status
+        )
+        response.headers.update(refusal.headers)
+        return response
+    if not changed:
+        delay.failed(attempt)
+        return _change_password_page(request, {"current_password": "Your current password is not right."}, 422)
+    delay.succeeded(attempt)
+    return see_other(HOME)
+
+
 @router.post("/sign-out")
-async def sign_out(request: Request, session: SessionDep, _form: Posted) -> Response:
+async def sign_out(request: Request, session: SessionDep, _form: PostedByMember) -> Response:
     await sessions.sign_out(session, request.cookies.get(SESSION_COOKIE, ""))
     response = see_other(f"{PREFIX}/sign-in?signed-out=1")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
@@ -205,8 +286,11 @@ async def new_family(request: Request, calls: Calls, form: Posted) -> Response:
     try:
         family = await calls.post("/families", {"members": [child, parent]})
     except ServiceProblem as problem:
+        if problem.status == 409 and problem.problem.get("type", "").endswith(":family-exists"):
+            # Known already: the service asked, for this member's organisation, those who hold the records.
+            return render(request, "access_requested.html", {"request_id": problem.problem.get("access_request_id")})
         if problem.status == 409:
-            context["errors"] = {"nhs_number": f"{problem.detail} Find the family by this number instead."}
+            context["errors"] = {"nhs_number": problem.detail}
             return render(request, "new_family.html", context, 409)
         found = problem.errors("/members/0/identifiers/0/value")
         if not found and problem.status != 422:
@@ -220,7 +304,9 @@ async def new_family(request: Request, calls: Calls, form: Posted) -> Response:
 
 
 async def organisation_names(session: AsyncSession) -> dict[str, str]:
-    return {organisation.id: organisation.name for organisation in await repository.list_organisations(session)}
+    names = {organisation.id: organisation.name for organisation in await repository.list_organisations(session)}
+    await session.commit()  # the connection let go before the page calls a service (see `session_of`)
+    return names
 
 
 @router.get("/families/{family_id}")
@@ -228,6 +314,10 @@ async def family_page(request: Request, family_id: Id, calls: Calls, session: Se
     family = await calls.get(f"/families/{family_id}")
     assessments = await calls.get(f"/families/{family_id}/assessments")
     plans = await calls.get("/plans", {"family_id": family_id})
+    # Each plan's episodes are in the plan itself; the family's referrals to social care are read only by those
+    # who may read its plans, so a member who sees none is not asked about them.
+    episodes = [(plan, (await calls.get(f"/plans/{plan['id']}"))["episodes"]) for plan in plans]
+    referrals = await calls.get(f"/families/{family_id}/social-care-referrals") if plans else []
     grants = await calls.get("/consents", {"family_id": family_id})
     agreements = await calls.get("/agreements", {"family_id": family_id})
     forms = [form for form in await calls.get("/forms") if form["latest_published"] is not None]
@@ -238,6 +328,8 @@ async def family_page(request: Request, family_id: Id, calls: Calls, session: Se
             "family": family,
             "assessments": assessments,
             "plans": plans,
+            "episodes": episodes,
+            "referrals": referrals,
             "grants": grants,
             "agreements": agreements,
             "forms": forms,
@@ -271,6 +363,7 @@ async def _sharing_context(session: AsyncSession, staff: SignedIn, family: dict[
         and organisation.id != staff.organisation_id
         and organisation.name not in PLATFORM_ORGANISATIONS
     ]
+    await session.commit()  # the connection let go before the page calls a service (see `session_of`)
     return {"family": family, "organisations": organisations, "categories": CATEGORIES}
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
+from services.kit.jsonpointer import pointer_tokens, read_pointer
+
 MONTHS = [
     "January",
     "February",
@@ -40,25 +42,14 @@ def field_id(pointer: str) -> str:
     return "q" + pointer.replace("/", "-").replace("~", "_")
 
 
-def _tokens(pointer: str) -> list[str]:
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:]]
-
-
 def get_answer(answers: Any, pointer: str) -> Any:
-    node = answers
-    for token in _tokens(pointer):
-        if isinstance(node, dict):
-            node = node.get(token)
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node
+    """The answer at a pointer, or None where there is none."""
+    return read_pointer(answers, pointer, None)
 
 
 def set_answer(answers: dict[str, Any], pointer: str, value: Any) -> None:
     """Put a value at a pointer of objects, making the sections on the way."""
-    *parents, last = _tokens(pointer)
+    *parents, last = pointer_tokens(pointer)
     node = answers
     for token in parents:
         node = node.setdefault(token, {})
@@ -67,7 +58,7 @@ def set_answer(answers: dict[str, Any], pointer: str, value: Any) -> None:
 
 def remove_answer(answers: dict[str, Any], pointer: str) -> None:
     """Take out the answer at a pointer, and any section it leaves empty."""
-    *parents, last = _tokens(pointer)
+    *parents, last = pointer_tokens(pointer)
     trail: list[tuple[dict[str, Any], str]] = []
     node: Any = answers
     for token in parents:
@@ -145,7 +136,7 @@ def page_of(layout: Mapping[str, Any], pointer: str) -> str | None:
 def _is_integer(schema: Mapping[str, Any], pointer: str) -> bool:
     """Whether the schema wants a whole number at a concrete pointer (indices step into a group's items)."""
     node: Any = schema
-    for token in _tokens(pointer):
+    for token in pointer_tokens(pointer):
         if not isinstance(node, dict):
             return False
         node = node.get("items") if node.get("type") == "array" else (node.get("properties") or {}).get(token)

@@ -16,10 +16,9 @@ from enum import Enum
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from starlette.concurrency import run_in_threadpool
 
 from gateway.config import FrontEndSettings
-from gateway.credentials import hash_secret, verify_secret
+from gateway.credentials import HashingPool, hash_secret, verify_password
 from gateway.models import Organisation, StaffSession, StaffUser
 
 # Checked when no one has the e-mail address given, so that a wrong address takes as long as a wrong password.
@@ -40,8 +39,12 @@ class SignedIn:
     organisation_id: str
     organisation_name: str
     organisation_type: str
+    organisation_roles: list[str]
     csrf_token: str
     expires_at: datetime
+    token_digest: str = ""
+    must_change_password: bool = False  # while set, changing it (or signing out) is all they may do
+    email: str = ""  # their work address, by which a plan names its lead professional
 
     @classmethod
     def of(cls, user: StaffUser, organisation: Organisation, staff_session: StaffSession) -> "SignedIn":
@@ -52,8 +55,12 @@ class SignedIn:
             organisation.id,
             organisation.name,
             str(organisation.type),
+            organisation.roles(),
             staff_session.csrf_token,
             staff_session.expires_at,
+            staff_session.token_digest,
+            user.must_change_password,
+            user.email,
         )
 
 
@@ -65,12 +72,16 @@ class Ended(Enum):
 
 
 async def sign_in(
-    session: AsyncSession, settings: FrontEndSettings, email: str, password: str
+    session: AsyncSession, settings: FrontEndSettings, hashing: HashingPool, email: str, password: str
 ) -> tuple[str, SignedIn] | None:
-    """A new session's cookie token, if the address and password are right and the account is open."""
+    """A new session's cookie token, if the address and password are right and the account is open.
+
+    An unknown address costs the same argon2 check, on the same bounded pool, as a known one.
+    """
     query = select(StaffUser, Organisation).join(Organisation).where(col(StaffUser.email) == email.strip().lower())
     row = (await session.execute(query)).first()
-    matched = await run_in_threadpool(verify_secret, row[0].password_hash if row else _NOBODY, password)
+    await session.commit()  # the database connection let go while the password is checked
+    matched = await hashing.run(verify_password, row[0].password_hash if row else _NOBODY, password)
     if row is None or not matched:
         return None
     user, organisation = row
@@ -113,6 +124,25 @@ async def resume(session: AsyncSession, settings: FrontEndSettings, token: str) 
         return Ended.UNKNOWN
     staff_session.last_seen_at = now
     return SignedIn.of(user, organisation, staff_session)
+
+
+async def change_password(session: AsyncSession, hashing: HashingPool, staff: SignedIn, current: str, new: str) -> bool:
+    """Replace the member's password if `current` is it; their other sessions end. False if `current` is wrong."""
+    user = await session.get(StaffUser, staff.user_id)
+    if user is None:
+        return False
+    await session.commit()  # the database connection let go while argon2 runs
+    if not await hashing.run(verify_password, user.password_hash, current):
+        return False
+    user.password_hash = await hashing.run(hash_secret, new)
+    user.must_change_password = False
+    session.add(user)
+    await session.execute(
+        delete(StaffSession).where(
+            col(StaffSession.user_id) == user.id, col(StaffSession.token_digest) != staff.token_digest
+        )
+    )
+    return True
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

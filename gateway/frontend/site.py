@@ -4,6 +4,10 @@ Pages are Jinja2 templates built on `govuk-frontend-jinja`, a maintained port of
 GOV.UK Frontend's Nunjucks macros (its version follows the npm package's, and
 `package.json` pins the matching one). Each answer has its own CSP nonce for
 GOV.UK's one inline script; everything else loads from the gateway itself.
+
+The service is a council's, not GOV.UK's: GOV.UK's typeface, crown and crest are
+for services on GOV.UK only, so none of GOV.UK Frontend's `assets/` is served.
+The council's name, logo, colour and links come from `FrontEndSettings`.
 """
 
 import secrets
@@ -15,19 +19,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from gateway.config import FrontEndSettings, GatewaySettings
 from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem, ServiceUnavailable, StaffCalls
 from gateway.frontend.questions import format_date
 from gateway.frontend.sessions import Ended, SignedIn
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import ProgressiveDelay, RateLimiter
 from services.kit.db import SessionDep
 
 PREFIX = "/staff"
 SESSION_COOKIE = "gp_session"
 SIGN_IN_COOKIE = "gp_sign_in"  # the sign-in form's own CSRF token, before there is a session
 SERVICE_NAME = "Early help: Graduated Pathway"
+HOME = f"{PREFIX}/home"  # the member's own work; where signing in leads
 
 environment = Environment(
     loader=ChoiceLoader(
@@ -67,7 +74,9 @@ def render(
         {
             "cspNonce": nonce,
             "serviceName": SERVICE_NAME,
-            "serviceUrl": f"{PREFIX}/find",
+            "serviceUrl": HOME,
+            "council": front_end_settings(request),
+            "themeColor": front_end_settings(request).brand_colour,
             "signed_in": signed_in,
             "csrf_token": signed_in.csrf_token if signed_in else "",
             "prefix": PREFIX,
@@ -100,6 +109,10 @@ class SignInNeeded(Exception):
         self.timed_out = timed_out
 
 
+class PasswordChangeNeeded(Exception):
+    """A member still holding the temporary password an administrator gave them asked for another page."""
+
+
 class PageError(Exception):
     """A page that cannot be shown, with the status and words to show instead."""
 
@@ -108,16 +121,30 @@ class PageError(Exception):
         self.status_code, self.title, self.message = status_code, title, message
 
 
-async def signed_in(request: Request, session: SessionDep) -> SignedIn:
+async def session_of(request: Request, session: SessionDep) -> SignedIn:
+    """The signed-in member, whether or not they must change their password first."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInNeeded(timed_out=False)
     found = await sessions.resume(session, front_end_settings(request), token)
+    # Committed now, before the page calls any service: the ended session is deleted even though the page
+    # is not shown, and the database connection is let go. On SQLite the gateway has one; a service that
+    # needs a token of its own to answer this page would otherwise wait for it behind the page.
+    await session.commit()
     if isinstance(found, Ended):
-        await session.commit()  # the ended session is deleted even though the page is not shown
         raise SignInNeeded(timed_out=found is Ended.TIMED_OUT)
     request.state.signed_in = found
     return found
+
+
+Member = Annotated[SignedIn, Depends(session_of)]
+
+
+async def signed_in(staff: Member) -> SignedIn:
+    """The signed-in member, once they have changed the temporary password they were given."""
+    if staff.must_change_password:
+        raise PasswordChangeNeeded()
+    return staff
 
 
 Staff = Annotated[SignedIn, Depends(signed_in)]
@@ -130,8 +157,7 @@ async def staff_calls(request: Request, staff: Staff) -> StaffCalls:
 Calls = Annotated[StaffCalls, Depends(staff_calls)]
 
 
-async def checked_form(request: Request, staff: Staff) -> FormData:
-    """The posted form, once its CSRF token matches the session's."""
+async def _csrf_checked(request: Request, staff: SignedIn) -> FormData:
     form = await request.form()
     if not sessions.same_token(form.get("csrf_token"), staff.csrf_token):
         raise PageError(
@@ -142,7 +168,18 @@ async def checked_form(request: Request, staff: Staff) -> FormData:
     return form
 
 
+async def checked_form(request: Request, staff: Staff) -> FormData:
+    """The posted form, once its CSRF token matches the session's."""
+    return await _csrf_checked(request, staff)
+
+
+async def checked_member_form(request: Request, staff: Member) -> FormData:
+    """The same, for the forms a member may post before changing their password: the change itself, signing out."""
+    return await _csrf_checked(request, staff)
+
+
 Posted = Annotated[FormData, Depends(checked_form)]
+PostedByMember = Annotated[FormData, Depends(checked_member_form)]
 
 
 def _sign_in_needed(request: Request, exc: Exception) -> Response:
@@ -157,6 +194,10 @@ def _sign_in_needed(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _password_change_needed(request: Request, exc: Exception) -> Response:
+    return see_other(f"{PREFIX}/change-password")
+
+
 def _page_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ServiceUnavailable):
         exc = PageError(503, "Sorry, there is a problem with the service", f"{exc} Try again later.")
@@ -167,17 +208,45 @@ def _page_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"title": exc.title, "message": exc.message}, exc.status_code)
 
 
+class FrontEndFiles(StaticFiles):
+    """GOV.UK Frontend's built styles and scripts, and ours; never its `assets/` (GOV.UK's typeface and crown)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.split("/", 1)[0] == "assets":  # `path` is normalised already: no `..` leads back into it
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
+async def brand_stylesheet(request: Request) -> Response:
+    """The council's brand colour, as GOV.UK Frontend's own custom property: the policy allows no inline style."""
+    colour = front_end_settings(request).brand_colour  # a #rrggbb colour, checked by the settings
+    return Response(f":root {{ --govuk-brand-colour: {colour}; }}\n", media_type="text/css")
+
+
+async def gateway_root() -> Response:
+    """The gateway's own address leads to the staff's home; its session cookie, scoped to the staff pages, is not
+    seen here, so the home page itself sends a member who is not signed in to sign in."""
+    return see_other(HOME)
+
+
 def install(app: FastAPI, settings: FrontEndSettings) -> None:
-    """Serve GOV.UK Frontend's files and turn the front end's exceptions into pages."""
-    # The stylesheet asks for fonts and images under /assets, GOV.UK's default path.
-    app.mount("/assets", StaticFiles(directory=settings.govuk_frontend_dir / "assets", check_dir=False), "assets")
+    """Serve the front end's styles and scripts and turn the front end's exceptions into pages."""
     app.mount(
         f"{PREFIX}/static",
-        StaticFiles(directory=settings.govuk_frontend_dir, packages=[("gateway.frontend", "static")], check_dir=False),
+        FrontEndFiles(
+            directory=settings.govuk_frontend_dir, packages=[("gateway.frontend", "static")], check_dir=False
+        ),
         "static",
     )
-    # Guessing a password is slowed per address, far below the API's rate limit.
-    app.state.sign_in_limiter = RateLimiter(per_second=1 / 60, burst=settings.sign_in_attempts)
+    app.add_api_route(f"{PREFIX}/brand.css", brand_stylesheet, include_in_schema=False)
+    app.add_api_route("/", gateway_root, include_in_schema=False)
+    # Guessing passwords is slowed per e-mail address and client address together, so that nobody can lock a
+    # member out from elsewhere; and every client address has its own limit, whatever addresses it tries.
+    app.state.sign_in_delay = ProgressiveDelay(settings.sign_in_attempts, settings.sign_in_delay_max_seconds)
+    app.state.sign_in_limiter = RateLimiter(
+        per_second=settings.sign_in_address_per_minute / 60, burst=settings.sign_in_address_burst
+    )
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(PasswordChangeNeeded, _password_change_needed)
     for page_exception in (PageError, ServiceProblem, ServiceUnavailable):
         app.add_exception_handler(page_exception, _page_error)
