@@ -1,0 +1,1 @@
+"""The contracts that cross a service boundary, as files; `asyncapi` writes the one built from the others."""
