@@ -26,9 +26,10 @@ SERVICE_CLIENT_FILE = "service-client.json"
 
 DEMO: list[dict[str, Any]] = [
     {
-        "organisation": {"name": "Northshire County Council Early Help", "type": "council"},
+        "organisation": {"name": "Northshire County Council Early Help", "type": "council", "coordinator": True},
+        # audit:read: the council's case system also answers subject access requests from the access log.
         "scopes": ["assessments:read", "assessments:write", "plans:read", "plans:write", "consent:read",
-                   "consent:write", "reports:read", "subscriptions:manage"],
+                   "consent:write", "reports:read", "subscriptions:manage", "audit:read"],
         "user": {"email": "lead.practitioner@northshire.example", "name": "Demo Lead Practitioner",
                  "roles": ["practitioner", "manager"]},
     },
