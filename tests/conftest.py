@@ -4,10 +4,34 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-pytest_plugins = ["services.kit.testing"]
+pytest_plugins = ["services.kit.testing", "tests.support.fixtures"]
 
-# The slowest test (schemathesis over every operation) takes about four minutes.
+# The slowest tests (schemathesis over one group of operations, the forms' the longest) take minutes.
 HANG_SECONDS = 900.0
+
+# Tests that run the whole system as processes (`make up`, the fault drills) load both cores on their own;
+# under pytest-xdist they share one worker, one after another, rather than meet each other.
+WHOLE_SYSTEM = pytest.mark.xdist_group("whole-system")
+
+
+# Started first, so that the longest tests are not what a run waits for at its end.
+LONGEST = (
+    "test_schemathesis_finds_no_answer_the_document_does_not_declare",
+    "test_every_event_reaches_the_receiver_across_a_kill_and_a_nats_restart",
+    "test_health_assesses_and_shares_the_school_reads_it_until_the_family_withdraws",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("faults"):
+            item.add_marker(WHOLE_SYSTEM)
+
+    def longest_first(item: pytest.Item) -> tuple[bool, bool]:
+        name = getattr(item, "originalname", item.name)
+        return name not in LONGEST, item.get_closest_marker("xdist_group") is None
+
+    items.sort(key=longest_first)
 
 
 @pytest.fixture(autouse=True)

@@ -3,49 +3,14 @@
 import asyncio
 import copy
 import json
-from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from services.kit.events.envelope import BaseCloudEvent
-from tests.assessment.conftest import Organisation, RunningAssessments, family_body, sample
-from tests.kit.conftest import eventually, stream_messages
-from tests.services.test_every_service import assert_problem
-
-EHA = {"key": "early-help-assessment", "version": 1}
-
-
-async def post_assessment(
-    assessments: RunningAssessments,
-    org: Organisation,
-    family_id: str,
-    answers: dict[str, Any],
-    status: str = "draft",
-    form: dict[str, Any] = EHA,
-) -> dict[str, Any]:
-    response = await assessments.client.post(
-        "/assessments",
-        json={"family_id": family_id, "form": form, "answers": answers, "status": status},
-        headers=org.headers,
-    )
-    assert response.status_code == 201, response.text
-    assert response.headers["etag"] == '"1"'
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def data_of(event: BaseCloudEvent) -> dict[str, Any]:
-    data = event.get_data()
-    assert isinstance(data, dict)
-    return data
-
-
-async def events_of(assessments: RunningAssessments, count: int) -> list[BaseCloudEvent]:
-    async def arrived() -> bool:
-        return len(await stream_messages(assessments.nats.url)) >= count
-
-    await eventually(arrived)
-    return [message.event for message in await stream_messages(assessments.nats.url)]
+from tests.support.assessment import EHA, RunningAssessments, post_assessment
+from tests.support.problems import assert_problem
+from tests.support.samples import family_body, sample
+from tests.support.streams import data_of, events_of
 
 
 async def test_submitted_assessment_is_stored_with_its_form_stamp_and_announced_thinly(
@@ -233,12 +198,18 @@ async def test_submitted_assessment_changes_only_by_correction_with_a_reason(ass
     ]
 
 
-async def test_another_organisation_can_neither_read_nor_change_nor_list_it(assessments: RunningAssessments) -> None:
+async def test_another_organisation_can_neither_read_nor_change_nor_list_nor_add_to_it(
+    assessments: RunningAssessments,
+) -> None:
     health = assessments.organisation("org-health")
     school = assessments.organisation("org-school", "school")
     family_id = await assessments.register_family(health)
     mine = await post_assessment(assessments, health, family_id, sample("early-help-assessment", 1), "submitted")
-    theirs = await post_assessment(assessments, school, family_id, {"strengths": "Good friendships."})
+    # Writing about a family needs a basis for it, as reading does.
+    body = {"family_id": family_id, "form": EHA, "answers": {"strengths": "Good friendships."}, "status": "draft"}
+    assert_problem(
+        await assessments.client.post("/assessments", json=body, headers=school.headers), 403, "access-refused"
+    )
 
     refused = await assessments.client.get(f"/assessments/{mine['id']}", headers=school.headers)
     assert_problem(refused, 403, "access-refused")
@@ -248,7 +219,7 @@ async def test_another_organisation_can_neither_read_nor_change_nor_list_it(asse
     )
     assert_problem(put, 403, "access-refused")
     listed = await assessments.client.get(f"/families/{family_id}/assessments", headers=school.headers)
-    assert [a["id"] for a in listed.json()] == [theirs["id"]]
+    assert (listed.status_code, listed.json()) == (200, [])  # neither shown nor counted
     for path in ("revisions", "fhir"):
         assert_problem(
             await assessments.client.get(f"/assessments/{mine['id']}/{path}", headers=school.headers),
@@ -304,13 +275,19 @@ async def test_carry_forward_to_a_newer_version_renames_and_keeps_every_answer_t
     assert "/needs/0/outcome_area" in draft["carried_forward"]
     if v1["next_step"] == "early_help_plan":
         assert answers["next_step"] == "single_agency_plan"
-    # What v2 newly asks is left for the practitioner: the submission names exactly those.
+    # What v2 newly asks, and the practitioner's own sign-off, are left for them: the submission names exactly those.
     submit = await assessments.client.post(f"/assessments/{draft['id']}/submit", headers=health.headers)
     missing = {error["pointer"] for error in assert_problem(submit, 422, "invalid-answers")["errors"]}  # type: ignore[attr-defined]
     assert missing == {
         "/answers/child_development/online_safety",
         "/answers/family_environment/neighbourhood",
         "/answers/voice_of_the_child_how_gathered",
+        "/answers/about_the_assessment/reason",
+        "/answers/about_the_assessment/date_started",
+        "/answers/about_the_assessment/consent_to_share",
+        "/answers/completion/date_completed",
+        "/answers/completion/practitioner_name",
+        "/answers/completion/practitioner_role",
     }
 
 
@@ -385,3 +362,40 @@ async def test_a_failed_request_does_not_use_up_its_idempotency_key(assessments:
     corrected = await assessments.client.post("/assessments", json={**body, "family_id": family_id}, headers=headers)
     assert corrected.status_code == 201, corrected.text
     assert corrected.json()["family_id"] == family_id
+
+
+async def test_an_organisation_lists_its_own_drafts_the_latest_changed_first_and_never_another_s(
+    assessments: RunningAssessments,
+) -> None:
+    health = assessments.organisation("org-health")
+    school = assessments.organisation("org-school", "school")
+    family_id = await assessments.register_family(health)
+    answers = sample("early-help-assessment", 1)
+    first = await post_assessment(assessments, health, family_id, {})
+    await post_assessment(assessments, health, family_id, answers, status="submitted")
+    second = await post_assessment(assessments, health, family_id, {})
+    their_family = await assessments.register_family(school, "9434765927")
+    theirs = await post_assessment(assessments, school, their_family, {})
+    changed = await assessments.client.put(
+        f"/assessments/{first['id']}",
+        json={"answers": {"about_the_assessment": {"reason": "Worries about attendance."}}},
+        headers={**health.headers, "If-Match": '"1"'},
+    )
+    assert changed.status_code == 200, changed.text
+
+    listed = await assessments.client.get("/assessments", params={"status": "draft"}, headers=health.headers)
+
+    assert listed.status_code == 200, listed.text
+    assert [(a["id"], a["status"], a["family_id"]) for a in listed.json()] == [
+        (first["id"], "draft", family_id),
+        (second["id"], "draft", family_id),
+    ]
+    assert "answers" not in listed.json()[0]  # a list of work to do, not the answers
+    school_drafts = await assessments.client.get("/assessments", params={"status": "draft"}, headers=school.headers)
+    assert [a["id"] for a in school_drafts.json()] == [theirs["id"]]
+    for params in ({}, {"status": "submitted"}):
+        assert_problem(
+            await assessments.client.get("/assessments", params=params, headers=health.headers),
+            422,
+            "validation-failed",
+        )

@@ -8,9 +8,10 @@ from pydantic import BaseModel
 
 from services.assessment.events import EVENT_PAYLOADS
 from services.kit.events.schemas import render, schema_file
-from tests.assessment.conftest import RunningAssessments, sample
-from tests.assessment.test_assessments import data_of
-from tests.kit.conftest import eventually, stream_messages
+from tests.support.assessment import RunningAssessments
+from tests.support.samples import sample
+from tests.support.streams import data_of, stream_messages
+from tests.support.waiting import eventually
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_PAYLOADS))

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from services.assessment import fhir
+from tests.support.assessment import RunningAssessments
+from tests.support.samples import family_body
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "assessment" / "samples"
@@ -664,3 +667,86 @@ def test_read_pointer_unescapes_tilde_and_slash() -> None:
     assert fhir.read_pointer(document, "/list/01") is fhir.MISSING
     assert fhir.read_pointer(document, "/a~1b/c~0d/deeper") is fhir.MISSING
     assert fhir.pointer_tokens("/~01") == ["~1"]
+
+
+async def test_family_is_a_bundle_of_its_group_and_patients_with_the_members_details(
+    assessments: RunningAssessments,
+) -> None:
+    health = assessments.organisation("org-health")
+    body = family_body()
+    body["members"][0] |= {
+        "sex": "female",
+        "ethnicity": "mixed_white_and_black_african",
+        "first_language": "English",
+        "send_status": "sen_support",
+        "young_carer": True,
+        "postcode": "ls6 2ab",
+    }
+    created = await assessments.client.post("/families", json=body, headers=health.headers)
+    assert created.status_code == 201, created.text
+    family_id = created.json()["id"]
+    response = await assessments.client.get(f"/families/{family_id}/fhir", headers=health.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/fhir+json"
+    document = response.json()
+    Bundle.model_validate(document)  # a valid R4 resource, extensions and all
+    group, child, mother = (entry["resource"] for entry in document["entry"])
+    assert (group["resourceType"], group["id"], group["quantity"]) == ("Group", family_id, 2)
+    assert [m["entity"]["reference"] for m in group["member"]] == [
+        f"urn:uuid:{child['id']}",
+        f"urn:uuid:{mother['id']}",
+    ]
+    assert child["identifier"] == [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}]
+    assert (child["gender"], child["birthDate"]) == ("female", "2017-05-14")
+    assert child["address"] == [{"use": "home", "postalCode": "LS6 2AB"}]
+    assert child["communication"] == [{"language": {"text": "English"}}]
+    extensions = {extension["url"]: extension for extension in child["extension"]}
+    ethnicity = extensions["https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"]
+    assert ethnicity["valueCodeableConcept"] == {
+        "coding": [
+            {
+                "system": "urn:graduated-pathway:ons-2021-ethnic-group",
+                "code": "mixed_white_and_black_african",
+                "display": "White and Black African",
+            }
+        ],
+        "text": "Mixed or Multiple ethnic groups: White and Black African",
+    }
+    assert extensions["urn:graduated-pathway:fhir:extension:send-status"]["valueCode"] == "sen_support"
+    assert extensions["urn:graduated-pathway:fhir:extension:young-carer"]["valueBoolean"] is True
+    # What was not recorded is left out, not guessed.
+    assert "gender" not in mother and "address" not in mother
+    assert mother["extension"] == [
+        {"url": "urn:graduated-pathway:fhir:extension:relationship", "valueString": "mother"}
+    ]
+
+    other = assessments.organisation("org-school", "school")
+    refused = await assessments.client.get(f"/families/{family_id}/fhir", headers=other.headers)
+    assert refused.status_code == 403
+
+
+def test_the_whole_family_assessment_repeats_each_childs_section_in_its_response() -> None:
+    definition = json.loads((ROOT / "schemas/forms/early-help-assessment/3.json").read_text())
+    answers = json.loads((SAMPLES / "early-help-assessment-3.json").read_text())
+    questionnaire = _questionnaire(definition)
+    Questionnaire.model_validate(questionnaire)
+    children_page = next(item for item in questionnaire["item"] if item["linkId"] == "children")
+    group = children_page["item"][0]["item"][-1]
+    assert (group["linkId"], group["type"], group["repeats"]) == ("/children", "group", True)
+    assert "/children/health" in {item["linkId"] for item in group["item"]}
+
+    response = _response(definition, answers)
+    QuestionnaireResponse.model_validate(response)
+    page = next(item for item in response["item"] if item["linkId"] == "children")
+    entries = [item for item in page["item"][0]["item"] if item["linkId"] == "/children"]
+    assert len(entries) == 2
+    names = [
+        next(i["answer"][0]["valueString"] for i in entry["item"] if i["linkId"] == "/children/name")
+        for entry in entries
+    ]
+    assert names == ["Tyler Walsh", "Ellie Walsh"]
+    health = [
+        next(i["answer"][0]["valueString"] for i in entry["item"] if i["linkId"] == "/children/health")
+        for entry in entries
+    ]
+    assert health == [child["health"] for child in answers["children"]]

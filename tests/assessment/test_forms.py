@@ -10,10 +10,12 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from services.assessment.config import SHIPPED_FORMS
 from services.assessment.main import create_app
 from services.kit.natsserver import NatsServer
-from services.kit.testing import DatabaseFactory, serve
-from tests.assessment.conftest import RunningAssessments, assessment_settings, sample
-from tests.kit.conftest import eventually, stream_messages
-from tests.services.test_every_service import assert_problem
+from services.kit.testing import DatabaseFactory, TokenMint, serve
+from tests.support.assessment import RunningAssessments, assessment_settings
+from tests.support.problems import assert_problem
+from tests.support.samples import sample
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 
 def shipped(key: str, version: int) -> dict[str, Any]:
@@ -29,18 +31,20 @@ async def test_shipped_forms_are_listed_as_published_versions(assessments: Runni
     reader = assessments.organisation("org-school", "school", scopes="assessments:read")
     forms = (await assessments.client.get("/forms", headers=reader.headers)).json()
     assert {form["key"]: form["latest_published"] for form in forms} == {
-        "early-help-assessment": 2,
+        "early-help-assessment": 3,
         "request-for-support": 1,
     }
     eha = next(form for form in forms if form["key"] == "early-help-assessment")
     assert [(v["version"], v["status"], len(v["sha256"])) for v in eha["versions"]] == [
         (1, "published", 64),
         (2, "published", 64),
+        (3, "published", 64),
     ]
-    version = (await assessments.client.get("/forms/early-help-assessment/versions/2", headers=reader.headers)).json()
-    assert version["schema"] == shipped("early-help-assessment", 2)["schema"]
-    assert version["layout"]["pages"][0]["id"] == shipped("early-help-assessment", 2)["layout"]["pages"][0]["id"]
-    assert version["carry_forward"]["from_version"] == 1
+    version = (await assessments.client.get("/forms/early-help-assessment/versions/3", headers=reader.headers)).json()
+    assert version["schema"] == shipped("early-help-assessment", 3)["schema"]
+    pages = shipped("early-help-assessment", 3)["layout"]["pages"]
+    assert [page["id"] for page in version["layout"]["pages"]] == [page["id"] for page in pages]
+    assert version["carry_forward"]["from_version"] == 2
 
 
 async def test_unknown_form_version_is_a_404_problem(assessments: RunningAssessments) -> None:
@@ -178,3 +182,32 @@ async def test_service_refuses_to_start_when_a_published_form_file_was_edited(
     with pytest.raises(RuntimeError, match="differs from the published version"):
         async with serve(create_app(settings)):
             pass
+
+
+async def test_marking_a_published_versions_question_as_the_assessors_keeps_its_hash_and_is_taken_at_start(
+    nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path, token_mint: TokenMint
+) -> None:
+    forms = tmp_path / "forms"
+    (forms / "request-for-support").mkdir(parents=True)
+    definition = shipped("request-for-support", 1)
+    for page in definition["layout"]["pages"]:  # as it was published, before any question was marked
+        for section in page["sections"]:
+            for question in section["questions"]:
+                question.pop("belongs_to", None)
+    (forms / "request-for-support" / "1.json").write_text(json.dumps(definition))
+    settings = assessment_settings(nats_server.url, await database_factory("assessment"), tmp_path)
+    settings.forms_dir = forms
+    headers = token_mint.headers("assessments:read")
+    before_app, after_app = create_app(settings), create_app(settings)
+    async with serve(before_app) as before:
+        token_mint.trust(before_app)
+        listed = (await before.get("/forms", headers=headers)).json()
+    question = definition["layout"]["pages"][0]["sections"][0]["questions"][0]
+    question["belongs_to"] = "assessor"
+    (forms / "request-for-support" / "1.json").write_text(json.dumps(definition))
+    async with serve(after_app) as after:
+        token_mint.trust(after_app)
+        relisted = (await after.get("/forms", headers=headers)).json()
+        version = (await after.get("/forms/request-for-support/versions/1", headers=headers)).json()
+    assert relisted == listed  # the same sha256: what its assessments recorded still names it
+    assert version["layout"]["pages"][0]["sections"][0]["questions"][0]["belongs_to"] == "assessor"

@@ -11,16 +11,12 @@ from services.assessment.identifiers import (
     normalise_nhs_number,
     normalise_upn,
 )
+from tests.support.samples import nhs_check_digit
 
-# Written out again from the published rules rather than imported, so the tests do not check the code against itself.
+# Written out again from the published rules rather than imported, so the tests do not check the code against itself
+# (the NHS number's check digit is in tests/support/samples.py, which makes valid numbers for other tests too).
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 DIGITS = "0123456789"
-
-
-def nhs_check_digit(first_nine: str) -> int:
-    """Modulus 11 over weights 10..2; 11 means 0; 10 means there is no valid number (returned as 10)."""
-    remainder = sum(int(digit) * (10 - position) for position, digit in enumerate(first_nine)) % 11
-    return (11 - remainder) % 11
 
 
 def upn_check_letter(last_twelve: str) -> str:

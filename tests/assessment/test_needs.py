@@ -2,9 +2,11 @@
 
 import httpx
 
-from tests.assessment.conftest import Organisation, RunningAssessments, sample
-from tests.assessment.test_assessments import data_of, events_of, post_assessment
-from tests.services.test_every_service import assert_problem
+from tests.support.assessment import RunningAssessments, post_assessment
+from tests.support.organisations import Organisation
+from tests.support.problems import assert_problem
+from tests.support.samples import sample
+from tests.support.streams import data_of, events_of
 
 
 def services_client(assessments: RunningAssessments) -> Organisation:

@@ -31,7 +31,7 @@ from services.assessment.forms import (
     without_completeness,
 )
 from services.kit.problems import json_pointer
-from tests.assessment.conftest import sample
+from tests.support.samples import sample
 
 AnswerPath = list[str | int]  # a concrete place in the answers: names and group indices
 

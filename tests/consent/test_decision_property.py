@@ -1,10 +1,13 @@
-"""The pure access rule against a model of its own: over any history of one family's grants and overrides, a read is
-permitted exactly when some basis held at that moment, and the decision names one that did.
+"""The pure access rule against a model of its own: over any history of one family's grants, overrides and
+organisations' standing with it, a read is permitted exactly when some basis held at that moment, and the decision
+names one that did.
 
 The history is a list of events on an hour-by-hour timeline: grants (categories, recipients by id and by type, a
 start and maybe an end around the moment they are recorded), withdrawals, safeguarding overrides opened for a
-practitioner for some hours and perhaps closed early, and reads. Expiry is time passing. Many events share an hour,
-so starts, ends, withdrawals and closures often fall on the very moment of a read.
+practitioner for some hours and perhaps closed early, an organisation's standing told and ended (it wrote the
+family's records, joined the team, was allocated the work), and reads, some by a coordinator. Expiry is time
+passing. Many events share an hour, so starts, ends, withdrawals and closures often fall on the very moment of a
+read.
 
 The model recomputes from the events alone which bases held at a moment; it shares no code with `decisions.py`.
 """
@@ -16,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.kit.access_rule import Decision, GrantTerms, OverrideTerms, Question, decide
+from services.access.rule import Decision, GrantTerms, OverrideTerms, Question, RelationTerms, decide
 
 FAMILY, OTHER_FAMILY = "family-okafor", "family-other"
 ORGANISATIONS = {"org-school-a": "school", "org-school-b": "school", "org-health": "health", "org-police": "police"}
@@ -25,7 +28,8 @@ PRACTITIONERS = ("pw-ada", "pw-ben")
 CATEGORIES = ("assessment", "plan")
 PURPOSES = ("early-help", "research")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-PRECEDENCE = ("authorship", "team", "override", "grant")  # the order decisions.py documents
+PRECEDENCE = ("authorship", "team", "allocation", "override", "grant", "public_task")  # the order rule.py documents
+RELATION_KINDS = ("authorship", "team", "allocation")
 
 
 def moment(hour: int) -> datetime:
@@ -67,6 +71,25 @@ class Closed:
 
 
 @dataclass(frozen=True)
+class Related:
+    """An organisation's standing with a family, told by the service that keeps the records behind it."""
+
+    family_id: str
+    organisation: str
+    kind: str
+    categories: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Unrelated:
+    """That standing ended (a team member removed)."""
+
+    family_id: str
+    organisation: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class Read:
     family_id: str
     organisation: str
@@ -76,9 +99,10 @@ class Read:
     purpose: str
     authors: frozenset[str]
     team: frozenset[str]
+    coordinator: bool = False
 
 
-Event = Granted | Withdrawn | Opened | Closed | Read
+Event = Granted | Withdrawn | Opened | Closed | Related | Unrelated | Read
 
 
 @dataclass(frozen=True)
@@ -112,7 +136,7 @@ class CloseStep:
     which: int  # of the overrides opened so far
 
 
-Step = GrantStep | WithdrawStep | Opened | CloseStep | Read
+Step = GrantStep | WithdrawStep | Opened | CloseStep | Related | Unrelated | Read
 
 organisations = st.sampled_from(sorted(ORGANISATIONS))
 some_organisations = st.frozensets(organisations, max_size=2)
@@ -134,6 +158,7 @@ def reads(draw: st.DrawFn) -> Read:
         # Rarely an author or on the team: those bases would hide the others.
         authors=draw(some_organisations) if draw(st.integers(0, 7)) == 0 else frozenset(),
         team=draw(some_organisations) if draw(st.integers(0, 7)) == 0 else frozenset(),
+        coordinator=draw(st.integers(0, 9)) == 0,
     )
 
 
@@ -162,6 +187,14 @@ step: st.SearchStrategy[Step] = st.one_of(
         hours=st.integers(1, 6),
     ),
     st.builds(CloseStep, which=st.integers(0, 20)),
+    st.builds(
+        Related,
+        family_id=families,
+        organisation=organisations,
+        kind=st.sampled_from(RELATION_KINDS),
+        categories=st.frozensets(st.sampled_from(CATEGORIES), min_size=1),
+    ),
+    st.builds(Unrelated, family_id=families, organisation=organisations, kind=st.sampled_from(RELATION_KINDS)),
 )
 waits = st.sampled_from((0, 0, 1, 1, 2, 3))  # hours since the step before
 
@@ -220,6 +253,11 @@ def bases_held(history: Sequence[At], read: Read, hour: int) -> set[tuple[str, s
         held.add(("authorship", read.organisation))
     if read.organisation in read.team:
         held.add(("team", read.organisation))
+    if read.coordinator:
+        held.add(("public_task", read.organisation))
+    for kind, categories in standing(history, read.family_id, read.organisation, hour).items():
+        if read.category in categories:
+            held.add((kind, read.organisation))
     withdrawn_at = {at.event.grant_id: at.hour for at in history if isinstance(at.event, Withdrawn)}
     closed_at = {at.event.override_id: at.hour for at in history if isinstance(at.event, Closed)}
     for at in history:
@@ -253,6 +291,34 @@ def bases_held(history: Sequence[At], read: Read, hour: int) -> set[tuple[str, s
             ):
                 held.add(("override", event.override_id))
     return held
+
+
+def standing(history: Sequence[At], family_id: str, organisation: str, hour: int) -> dict[str, frozenset[str]]:
+    """The organisation's standing with the family at `hour`, by kind: the categories told, until ended.
+
+    As the consent service records it: told again, the categories add up; ended and told again, it starts anew.
+    """
+    held: dict[str, frozenset[str]] = {}
+    for at in history:
+        event = at.event
+        if at.hour > hour or getattr(event, "family_id", None) != family_id:
+            continue
+        if isinstance(event, Related) and event.organisation == organisation:
+            held[event.kind] = held.get(event.kind, frozenset()) | event.categories
+        if isinstance(event, Unrelated) and event.organisation == organisation:
+            held.pop(event.kind, None)
+    return held
+
+
+def relations_known(history: Sequence[At], hour: int) -> list[RelationTerms]:
+    """The standing recorded by `hour`, as the consent service's rows would hold it then."""
+    known = []
+    for family_id in (FAMILY, OTHER_FAMILY):
+        for organisation in ORGANISATIONS:
+            for kind, categories in standing(history, family_id, organisation, hour).items():
+                since = moment(0)  # the rows' own start is after any read that could see them
+                known.append(RelationTerms(family_id, organisation, kind, sorted(categories), since))
+    return known
 
 
 # --- what the service hands the rule: its rows as they stand, turned into terms -----------
@@ -311,6 +377,7 @@ def question(read: Read) -> Question:
         purpose=read.purpose,
         authors=read.authors,
         team=read.team,
+        coordinator=read.coordinator,
     )
 
 
@@ -351,12 +418,16 @@ def test_a_read_is_permitted_exactly_when_a_basis_held_and_on_one_that_did(drawn
         recorded_so_far = events[:position]
         held = bases_held(recorded_so_far, read, at.hour)
         grants, overrides = terms_known(recorded_so_far, at.hour, closing_moves_expiry=True)
-        for problem in problems_with(decide(question(read), grants, overrides, moment(at.hour)), held, record_ids):
+        relations = relations_known(recorded_so_far, at.hour)
+        decision = decide(question(read), grants, overrides, moment(at.hour), relations)
+        for problem in problems_with(decision, held, record_ids):
             problems.append(f"read {position} at hour {at.hour}: {problem}")
         # Asked later about that moment, knowing the withdrawals and closures that came after it.
         held = bases_held(everything_recorded, read, at.hour)
         grants, overrides = terms_known(everything_recorded, at.hour, closing_moves_expiry=False)
-        for problem in problems_with(decide(question(read), grants, overrides, moment(at.hour)), held, record_ids):
+        relations = relations_known(everything_recorded, at.hour)
+        decision = decide(question(read), grants, overrides, moment(at.hour), relations)
+        for problem in problems_with(decision, held, record_ids):
             problems.append(f"read {position} at hour {at.hour}, asked afterwards: {problem}")
     assert not problems, "\n".join([*problems, "events:", *(repr(at) for at in events)])
 

@@ -4,10 +4,11 @@ substance; nobody else gains anything, closing it ends it, and its announcement 
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.assessment.conftest import Organisation
-from tests.consent.conftest import Stack
-from tests.kit.conftest import eventually, published, stream_messages
-from tests.services.test_every_service import assert_problem
+from tests.support.consent import ConsentStack
+from tests.support.organisations import Organisation
+from tests.support.problems import assert_problem
+from tests.support.streams import published, stream_messages
+from tests.support.waiting import eventually
 
 # A service bug pinned here, to be removed once fixed: the audit chain's advisory lock key in
 JUSTIFICATION = (
@@ -16,7 +17,7 @@ JUSTIFICATION = (
 )
 
 
-async def _open(stack: Stack, practitioner: Organisation, family_id: str, **terms: Any) -> dict[str, Any]:
+async def _open(stack: ConsentStack, practitioner: Organisation, family_id: str, **terms: Any) -> dict[str, Any]:
     body = {"family_id": family_id, "justification": JUSTIFICATION, **terms}
     response = await stack.consent.post("/safeguarding-overrides", json=body, headers=practitioner.headers)
     assert response.status_code == 201, response.text
@@ -25,7 +26,7 @@ async def _open(stack: Stack, practitioner: Organisation, family_id: str, **term
     return override
 
 
-def _social_worker(stack: Stack, name: str) -> Organisation:
+def _social_worker(stack: ConsentStack, name: str) -> Organisation:
     return stack.organisation("org-social", "social_care", subject=name)
 
 
@@ -37,7 +38,7 @@ WITHOUT_SUBSTANCE = {
 }
 
 
-async def _refused_naming_the_justification(stack: Stack, justification: str) -> None:
+async def _refused_naming_the_justification(stack: ConsentStack, justification: str) -> None:
     social_worker = _social_worker(stack, "pw-alice")
     family_id = "family-with-no-records"
     response = await stack.consent.post(
@@ -56,18 +57,18 @@ async def _refused_naming_the_justification(stack: Stack, justification: str) ->
     assert opened.json() == []
 
 
-async def test_a_justification_that_is_short_or_repetitive_is_refused_naming_it(stack: Stack) -> None:
+async def test_a_justification_that_is_short_or_repetitive_is_refused_naming_it(stack: ConsentStack) -> None:
     for justification in WITHOUT_SUBSTANCE.values():
         await _refused_naming_the_justification(stack, justification)
 
 
-async def test_one_word_repeated_in_other_cases_and_punctuation_is_refused(stack: Stack) -> None:
+async def test_one_word_repeated_in_other_cases_and_punctuation_is_refused(stack: ConsentStack) -> None:
     await _refused_naming_the_justification(
         stack, "Urgent. Urgent! URGENT urgent, urgent; urgent: urgent? Urgent!! urgent..."
     )
 
 
-async def test_the_named_practitioner_reads_through_an_override_and_a_colleague_does_not(stack: Stack) -> None:
+async def test_the_named_practitioner_reads_through_an_override_and_a_colleague_does_not(stack: ConsentStack) -> None:
     health = stack.organisation("org-health", "health")
     alice, bob = _social_worker(stack, "pw-alice"), _social_worker(stack, "pw-bob")
     alice_elsewhere = stack.organisation("org-police", "police", subject="pw-alice")
@@ -121,7 +122,7 @@ async def test_the_named_practitioner_reads_through_an_override_and_a_colleague_
     assert "bruising" not in str(whole) and "justification" not in str(whole)
 
 
-async def test_a_read_through_an_override_is_logged_with_the_practitioner_and_the_override(stack: Stack) -> None:
+async def test_a_read_through_an_override_is_logged_with_the_practitioner_and_the_override(stack: ConsentStack) -> None:
     health = stack.organisation("org-health", "health")
     alice = _social_worker(stack, "pw-alice")
     family_id, assessment_id = await stack.family_with_assessment(health)
@@ -129,7 +130,7 @@ async def test_a_read_through_an_override_is_logged_with_the_practitioner_and_th
     read = await stack.assessment.get(f"/assessments/{assessment_id}", headers=alice.headers)
     assert read.status_code == 200, read.text
 
-    council = stack.organisation("org-council", "council", scopes="consent:read")
+    council = stack.organisation("org-council", "council", scopes="audit:read")
     logged: list[dict[str, Any]] = []
 
     async def read_logged() -> bool:
@@ -144,7 +145,7 @@ async def test_a_read_through_an_override_is_logged_with_the_practitioner_and_th
     ]
 
 
-async def test_closing_an_override_early_stops_the_practitioners_access(stack: Stack) -> None:
+async def test_closing_an_override_early_stops_the_practitioners_access(stack: ConsentStack) -> None:
     health = stack.organisation("org-health", "health")
     alice = _social_worker(stack, "pw-alice")
     family_id, assessment_id = await stack.family_with_assessment(health)
@@ -185,7 +186,7 @@ async def test_closing_an_override_early_stops_the_practitioners_access(stack: S
     assert datetime.fromisoformat(ended["ended_at"]) == datetime.fromisoformat(closed.json()["closed_at"])
 
 
-async def test_an_override_expires_its_hours_after_it_opened(stack: Stack) -> None:
+async def test_an_override_expires_its_hours_after_it_opened(stack: ConsentStack) -> None:
     alice = _social_worker(stack, "pw-alice")
     family_id, _ = await stack.family_with_assessment(stack.organisation("org-health", "health"))
     opened = []

@@ -6,14 +6,17 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.consent.conftest import Stack
-from tests.kit.conftest import eventually, published, stream_messages
-from tests.services.test_every_service import assert_problem
+from tests.support.consent import ConsentStack
+from tests.support.problems import assert_problem
+from tests.support.streams import published, stream_messages
+from tests.support.waiting import eventually
 
 PARENT, REASON = "Grace Okafor", "Grace Okafor phoned the school on Tuesday to say she no longer agrees"
 
 
-async def test_a_withdrawal_refuses_the_next_read_through_the_assessment_service_within_a_second(stack: Stack) -> None:
+async def test_a_withdrawal_refuses_the_next_read_through_the_assessment_service_within_a_second(
+    stack: ConsentStack,
+) -> None:
     health = stack.organisation("org-health", "health")
     school = stack.organisation("org-school", "school")
     family_id, assessment_id = await stack.family_with_assessment(health)
@@ -41,7 +44,7 @@ async def test_a_withdrawal_refuses_the_next_read_through_the_assessment_service
 
 
 async def test_after_a_withdrawal_the_schools_list_of_the_familys_assessments_neither_shows_nor_counts_it(
-    stack: Stack,
+    stack: ConsentStack,
 ) -> None:
     health = stack.organisation("org-health", "health")
     school = stack.organisation("org-school", "school")
@@ -68,7 +71,7 @@ async def test_after_a_withdrawal_the_schools_list_of_the_familys_assessments_ne
 
 
 async def test_a_grant_stops_permitting_at_its_end_without_anyone_acting_and_its_expiry_is_announced(
-    stack: Stack,
+    stack: ConsentStack,
 ) -> None:
     health = stack.organisation("org-health", "health")
     school = stack.organisation("org-school", "school")
@@ -104,11 +107,11 @@ async def test_a_grant_stops_permitting_at_its_end_without_anyone_acting_and_its
     assert datetime.fromisoformat(expired[0]["ended_at"]) == ends_at
 
 
-async def test_granted_and_withdrawn_events_carry_no_name_and_no_reason(stack: Stack) -> None:
+async def test_granted_and_withdrawn_events_carry_no_name_and_no_reason(stack: ConsentStack) -> None:
     health = stack.organisation("org-health", "health")
     family_id, _ = await stack.family_with_assessment(health)
     grant = await stack.grant(
-        health, family_id, categories=["assessment", "plan"], recipient_types=["school"], given_by_name=PARENT
+        health, family_id, categories=["assessment"], recipient_types=["school"], given_by_name=PARENT
     )
     assert grant["given_by_name"] == PARENT  # kept by the consent service, for whoever may see the grant
     withdrawn = await stack.consent.post(

@@ -1,10 +1,13 @@
 """`make demo-data` fills a stack started by `make up`, and the councils' reports show what it printed."""
 
 import json
+import math
 import re
 import subprocess
+import time
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +15,40 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from deploy.demo_data import (
-    CLOSE_REASONS,
-    LEADS,
-    OUTCOMES_MET,
-    STEPPED_UP,
-    Story,
-    as_of_today,
-    assessment_answers,
-    plan_story,
-    request_answers,
-)
 from services.assessment.identifiers import normalise_nhs_number
 from services.kit.natsserver import free_port
-from tests.e2e.conftest import REPOSITORY, MakeUp, bearer, fresh_copy
+from tests.support.makeup import REPOSITORY, MakeUp, bearer, fresh_copy
+from tools.synthetic.bodies import CONTACT_SUMMARIES, assessment_answers, request_answers
+from tools.synthetic.people import LEADS
+from tools.synthetic.proportions import (
+    CLOSE_REASONS,
+    CONTACT_KINDS,
+    CONTACTS_PER_MONTH,
+    FRONT_DOOR_OUTCOMES,
+    NO_PLAN_NEXT_STEPS,
+    OUTCOMES_MET,
+    REFERRAL_OUTCOMES,
+    REOPENED_CLOSED_DAYS,
+    REOPENED_SHARE,
+    STEPPED_UP,
+)
+from tools.synthetic.stories import Story, as_of_today, plan_story
 
-FAMILIES = 30
-LOADED_WITHIN_SECONDS = 300
+FAMILIES = 80  # enough for a seed that takes every path; the shares themselves are checked on PLANNED
+PLANNED = 4000
+LOADED_WITHIN_SECONDS = 400
+STANDARD_ERRORS = 4  # a share drawn n times is this many standard errors from its weight at most
+
+
+def assert_shares(counts: Mapping[str, int], weights: Mapping[str, int | float], what: str) -> None:
+    """Each share of `counts` is within STANDARD_ERRORS binomial standard errors of its weight's share: a tolerance
+    that is honest for the number drawn (wide for a few dozen, a few points for thousands)."""
+    drawn, whole = sum(counts.values()), sum(weights.values())
+    assert drawn > 0, f"no {what}"
+    for key, weight in weights.items():
+        share = weight / whole
+        tolerance = STANDARD_ERRORS * math.sqrt(share * (1 - share) / drawn)
+        assert abs(counts.get(key, 0) / drawn - share) <= tolerance, (what, key, counts.get(key, 0), drawn, share)
 
 
 def form(key: str) -> Draft202012Validator:
@@ -37,12 +57,30 @@ def form(key: str) -> Draft202012Validator:
 
 
 def takes_every_path(stories: list[Story]) -> bool:
+    episodes = [episode for story in stories for episode in story.episodes]
     return (
         any(len(story.episodes) > 1 for story in stories)
         and any(story.stepped_down for story in stories)
-        and any(story.request_for_support for story in stories)
-        and any(story.episodes[0].ending == OUTCOMES_MET for story in stories)
+        and any(story.reopened for story in stories)
+        and any(episode.discarded_draft for episode in episodes)
+        and set(NO_PLAN_NEXT_STEPS) <= {episode.next_step for episode in episodes}
+        and {story.front_door.outcome for story in stories if story.front_door} == set(FRONT_DOOR_OUTCOMES)
+        and {r.source for story in stories for r in story.referrals} == {"step_up", "front_door", "after_closure"}
+        and any(episode.ending == OUTCOMES_MET for episode in episodes)
+        and {contact.kind for episode in episodes for contact in episode.contacts} == set(CONTACT_KINDS)
     )
+
+
+def contacts(story: Story) -> Counter[tuple[str, datetime]]:
+    return Counter((c.kind, c.occurred_at) for episode in story.episodes for c in episode.contacts)
+
+
+def front_door_outcomes(stories: list[Story]) -> Counter[str]:
+    return Counter(story.front_door.outcome for story in stories if story.front_door)
+
+
+def referrals(stories: list[Story]) -> Counter[tuple[str, str]]:
+    return Counter((referral.source, referral.outcome) for story in stories for referral in story.referrals)
 
 
 def test_a_seed_tells_the_same_believable_stories_with_valid_answers_and_unique_nhs_numbers() -> None:
@@ -72,8 +110,64 @@ def test_a_seed_tells_the_same_believable_stories_with_valid_answers_and_unique_
     closed = sum(endings.values())
     assert 0.60 < endings[OUTCOMES_MET] / closed < 0.72, "about two thirds close with outcomes met"
     assert 0.07 < endings[STEPPED_UP] / closed < 0.13, "about one in ten steps up to social care"
-    re_referred = sum(len(story.episodes) - 1 for story in stories)
+    re_referred = sum(len(story.episodes) - 1 for story in stories if story.episodes)
     assert 0.03 < re_referred / (closed - endings[STEPPED_UP]) < 0.09, "6-9% once six months have passed"
+
+
+def test_the_planned_stories_follow_the_stated_proportions() -> None:
+    as_of = as_of_today()
+    stories = [plan_story(7, index, as_of) for index in range(PLANNED)]
+    assert_shares(front_door_outcomes(stories), FRONT_DOOR_OUTCOMES, "front-door decisions")
+
+    episodes = [episode for story in stories for episode in story.episodes]
+    first_assessments = [story.episodes[0] for story in stories if story.episodes]
+    no_plan = Counter(episode.next_step for episode in first_assessments)
+    for step, share in NO_PLAN_NEXT_STEPS.items():
+        assert_shares({"yes": no_plan[step], "no": len(first_assessments) - no_plan[step]},
+                      {"yes": share, "no": 1 - share}, f"first assessments with next step {step}")  # fmt: skip
+    assert all(not e.opens_a_plan and e.activated is None for e in episodes if e.next_step in NO_PLAN_NEXT_STEPS)
+
+    made = referrals(stories)
+    assert_shares(Counter(outcome for (_, outcome), n in made.items() for _ in range(n)), REFERRAL_OUTCOMES,
+                  "social care's decisions")  # fmt: skip
+    stepped_up = [story for story in stories if story.episodes and story.episodes[-1].ending == STEPPED_UP]
+    assert all([r.source for r in story.referrals] == ["step_up"] for story in stepped_up), "each with its referral"
+    assert all(
+        r.decided_on is None or (r.referred_on is not None and r.referred_on <= r.decided_on <= as_of)
+        for story in stories
+        for r in story.referrals
+    )
+
+    def closed_to_reopen(story: Story) -> bool:
+        last = story.episodes[-1] if story.episodes else None
+        if last is None or last.ended is None or last.ending == STEPPED_UP:
+            return False
+        return REOPENED_CLOSED_DAYS[0] <= (as_of - last.ended).days <= REOPENED_CLOSED_DAYS[1]
+
+    eligible = [story for story in stories if closed_to_reopen(story)]
+    reopened = sum(story.reopened for story in eligible)
+    assert reopened == sum(story.reopened for story in stories), "only plans closed 6 to 12 months ago reopen"
+    assert_shares({"yes": reopened, "no": len(eligible) - reopened},
+                  {"yes": REOPENED_SHARE, "no": 1 - REOPENED_SHARE}, "reopenings")  # fmt: skip
+    after_closure = sum(n for (source, _), n in made.items() if source == "after_closure")
+    closed_not_back = sum(1 for s in stories if s.episodes and s.episodes[-1].ended and not s.reopened) - len(
+        stepped_up
+    )
+    assert 0.04 < after_closure / closed_not_back < 0.08, "about 6% referred to social care soon after closure"
+    active = [episode for episode in episodes if episode.activated is not None]
+    for episode in active:
+        assert episode.activated is not None
+        until = episode.ended or as_of
+        moments = [contact.occurred_at for contact in episode.contacts]
+        assert moments == sorted(moments), "in the order they happened"
+        assert all(episode.activated <= moment.date() < until for moment in moments), "while the plan was active"
+    assert not any(episode.contacts for episode in episodes if episode.activated is None)
+    assert_shares(Counter(c.kind for e in active for c in e.contacts), CONTACT_KINDS, "contacts' kinds")
+    months = sum(((e.ended or as_of) - e.activated).days / 30 for e in active if e.activated)
+    per_month = sum(n * weight for n, weight in CONTACTS_PER_MONTH.items()) / sum(CONTACTS_PER_MONTH.values())
+    assert abs(sum(len(e.contacts) for e in active) / months - per_month) < 0.1, "about one contact a month"
+    discarded = sum(episode.discarded_draft for episode in episodes)
+    assert 0.01 < discarded / sum(episode.opens_a_plan for episode in episodes) < 0.05, "a draft discarded now and then"
 
 
 def summary_counts(printed: str) -> dict[str, int]:
@@ -107,10 +201,17 @@ def test_make_demo_data_fills_the_stack_and_the_reports_count_what_it_printed(tm
         council = bearer(stack.url, council_credentials)
         period = {"from": (as_of - timedelta(days=2 * 365)).isoformat(), "to": (as_of + timedelta(days=1)).isoformat()}
 
-        def report(name: str, **params: str) -> Any:
-            answer = httpx.get(f"{stack.url}/reports/{name}", params=params, headers=council, timeout=30)
+        def read(path: str, **params: str) -> Any:
+            for _ in range(30):
+                answer = httpx.get(f"{stack.url}{path}", params=params, headers=council, timeout=30)
+                if answer.status_code != 429:
+                    break
+                time.sleep(float(answer.headers.get("Retry-After", "1")))
             assert answer.status_code == 200, answer.text
             return answer.json()
+
+        def report(name: str, **params: str) -> Any:
+            return read(f"/reports/{name}", **params)
 
         closures = report("closures", **period)
         assert closures["closed"] == printed["plans closed"] > 0
@@ -125,6 +226,43 @@ def test_make_demo_data_fills_the_stack_and_the_reports_count_what_it_printed(tm
         leads = report("caseload")["leads"]
         assert sum(lead["families"] for lead in leads) == printed["plans active"] > 0
         assert {lead["lead_name"] for lead in leads} <= set(LEADS)
+
+        # What the stories planned is what the API now holds, family by family; at this size the shares are
+        # only roughly the stated ones (within STANDARD_ERRORS), and exactly the seed's.
+        stories = [plan_story(seed, index, as_of) for index in range(FAMILIES)]
+        decided = read("/requests-for-support", status="decided", limit="500")
+        outcomes = Counter(request["decision"]["outcome"] for request in decided)
+        assert outcomes == front_door_outcomes(stories)
+        assert sum(outcomes.values()) == printed["requests for support"]
+        assert all(request["decision"]["working_days_to_decision"] <= 10 for request in decided)
+        assert_shares(outcomes, FRONT_DOOR_OUTCOMES, "front-door decisions")
+        held: Counter[tuple[str, str]] = Counter()
+        reopened = discarded = contacts_held = 0
+        for story in stories:
+            [family] = read("/families", identifier=f"nhs:{story.members[0].nhs_number}")
+            held.update((r["source"], r["outcome"]) for r in read(f"/families/{family['id']}/social-care-referrals"))
+            recorded: Counter[tuple[str, datetime]] = Counter()
+            for summary in read("/plans", family_id=family["id"]):
+                plan = read(f"/plans/{summary['id']}")
+                discarded += plan["status"] == "discarded"
+                reopened += sum(episode["re_referral"] for episode in plan["episodes"][1:])
+                if plan["status"] == "discarded":
+                    continue
+                for contact in read(f"/plans/{plan['id']}/contacts", limit="500"):
+                    recorded[(contact["kind"], datetime.fromisoformat(contact["occurred_at"]))] += 1
+                    assert contact["summary"] == CONTACT_SUMMARIES[contact["kind"]]
+                    assert contact["participants"][0]["name"] in LEADS
+                    assert contact["organisation_id"] == plan["organisation_id"]
+            assert recorded == contacts(story), "each plan's contacts, of the kinds and at the moments planned"
+            contacts_held += recorded.total()
+        assert contacts_held == printed["contacts recorded"] == sum(contacts(story).total() for story in stories) > 0
+        assert held == referrals(stories)
+        assert by_reason.get(STEPPED_UP, 0) == sum(n for (source, _), n in held.items() if source == "step_up") > 0
+        assert_shares(Counter(outcome for (_, outcome), n in held.items() for _ in range(n)), REFERRAL_OUTCOMES,
+                      "social care's decisions")  # fmt: skip
+        assert reopened == printed["plans reopened"] == sum(story.reopened for story in stories) > 0
+        assert re_referrals["re_referred_within_12_months"] - re_referrals["re_referred_within_6_months"] >= reopened
+        assert discarded == printed["drafts discarded"] == sum(e.discarded_draft for s in stories for e in s.episodes)
 
         again = subprocess.run(
             ["make", "--no-print-directory", "demo-data", f"ARGS=--families 1 --seed {seed}"],

@@ -14,7 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from services.kit.natsserver import free_port
-from tests.e2e.conftest import REPOSITORY, MakeUp, bearer, fresh_copy, printed, processes_under
+from tests.support.makeup import REPOSITORY, MakeUp, bearer, fresh_copy, printed, processes_under
 
 pytestmark = pytest.mark.e2e
 
@@ -177,7 +177,7 @@ def test_make_up_runs_the_system_keeps_its_data_and_sigterm_leaves_nothing_runni
         council = bearer(first.url, demo[0])
         audit = eventually_audited(first.url, council, assessment["family_id"], {"grant", "authorship"}, {"withdraw"})
         assert {"read", "withdraw"} <= {entry["action"] for entry in audit}
-        verified = httpx.get(f"{first.url}/audit/verify", headers=council).json()
+        verified = httpx.get(f"{first.url}/audit/verify", params={"full": "true"}, headers=council).json()
         assert verified["valid"] and verified["entries"] >= len(audit)
     finally:
         first.stop()

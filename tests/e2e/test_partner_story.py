@@ -1,11 +1,14 @@
 """The whole story as partner systems tell it over REST, against the stack started the way `make up` starts it.
 
-A school's system asks for support; the council's system posts a submitted early
-help assessment; a draft plan appears; the family's grant lets the health visiting
-team's and the school's systems read it; the council's webhook and a NATS
-subscriber see every plan change; the family withdraws and every reader loses
-access; the access log tells the story and verifies. On SQLite, or on PostgreSQL
-when `TEST_DATABASE_URL` names a server (each process given its own database).
+A school's system asks for support; the health visiting team's system, which cannot
+see the family, asks for access; the council (the early help coordinator) finds the
+family on its public task and posts a submitted early help assessment; a draft plan
+appears; the council approves the health team's request with the family's consent,
+and the health team reads the plan and the assessment; the council's webhook sees every
+plan change the stream holds (read there by the operator: integrators get no NATS user);
+the family withdraws and the health team loses access; the access log tells the story
+and verifies. On SQLite, or on PostgreSQL when `TEST_DATABASE_URL` names a server (each
+process given its own database).
 """
 
 import os
@@ -23,17 +26,20 @@ from cryptography.fernet import Fernet
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from deploy import demo
+from deploy.nats_users import STREAMS_USER, Credentials
+from services.kit.events.broker import signing_in
 from services.kit.natsserver import free_port
 from services.kit.testing import DatabaseFactory
-from tests.assessment.conftest import submitted_sample
-from tests.e2e.conftest import REPOSITORY, MakeUp
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import Receiver
+from tests.support.makeup import REPOSITORY, MakeUp
+from tests.support.receiver import Receiver
+from tests.support.samples import submitted_sample
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
 NHS_NUMBER = "9434765919"
+BORN = "2017-05-14"
 
 
 @pytest.fixture
@@ -62,19 +68,19 @@ async def bearer(http: httpx.AsyncClient, entry: dict[str, str]) -> dict[str, st
     return await demo.bearer(http, entry["client_id"], entry["client_secret"])
 
 
-class NatsSubscriber:
-    """An integrator reading plan events straight off JetStream, through a durable pull consumer."""
+class StreamReader:
+    """The operator reading plan events straight off JetStream, as the NATS user that manages the streams."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.settings = Credentials(data_dir / "nats-users").nats_settings(STREAMS_USER, url)
         self.events: list[dict[str, Any]] = []
 
     async def read(self, family_id: str) -> list[dict[str, Any]]:
-        connection = await nats.connect(self.url)
+        connection = await nats.connect(self.settings.servers, **signing_in(self.settings))
         try:
             js = connection.jetstream()
             config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-            subscription = await js.pull_subscribe("pathway.plan.>", durable="e2e-integrator", config=config)
+            subscription = await js.pull_subscribe("pathway.plan.>", durable="e2e-operator", config=config)
             while True:
                 try:
                     messages = await subscription.fetch(100, timeout=1)
@@ -115,7 +121,7 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
         family = await http.post(
             "/families",
             json={"members": [{"role": "child", "given_name": "Amara", "family_name": "Okafor",
-                               "identifiers": [{"system": "nhs", "value": NHS_NUMBER}]},
+                               "date_of_birth": BORN, "identifiers": [{"system": "nhs", "value": NHS_NUMBER}]},
                               {"role": "adult", "given_name": "Grace", "family_name": "Okafor",
                                "relationship": "mother"}]},
             headers=school | {"Idempotency-Key": "story-family"},
@@ -127,17 +133,19 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
         )
         assert request.status_code == 201, request.text
 
-        # The council finds the family by its NHS number? Not yet: the school has not shared it.
-        assert (await http.get("/families", params={"identifier": f"nhs:{NHS_NUMBER}"}, headers=council)).json() == []
-        grant = await http.post(
-            "/consents",
-            json={"family_id": family_id, "given_by_role": "parent_or_carer", "evidence": "written",
-                  "categories": ["assessment", "plan"],
-                  "recipient_organisations": [orgs["council"], orgs["health"]]},
-            headers=school,
+        # The health visiting team finds nothing by the NHS number: it holds no basis. It asks for access.
+        by_number = {"identifier": f"nhs:{NHS_NUMBER}"}
+        assert (await http.get("/families", params=by_number, headers=health)).json() == []
+        asked = await http.post(
+            "/access-requests",
+            json={"identifiers": [{"system": "nhs", "value": NHS_NUMBER}], "date_of_birth": BORN,
+                  "categories": ["assessment", "plan"], "reason": "The health visitor met Amara at the clinic."},
+            headers=health,
         )  # fmt: skip
-        assert grant.status_code == 201, grant.text
-        found = (await http.get("/families", params={"identifier": f"nhs:{NHS_NUMBER}"}, headers=council)).json()
+        assert asked.status_code == 202 and asked.json()["status"] == "waiting", asked.text
+
+        # The council, the early help coordinator, finds the family on its public task.
+        found = (await http.get("/families", params=by_number, headers=council)).json()
         assert [f["id"] for f in found] == [family_id]
 
         # The council's system posts the submitted early help assessment; a draft plan appears by itself.
@@ -169,17 +177,28 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
             assert changed.status_code == 200, changed.text
             version = changed.headers["ETag"]
 
+        # The council sees the health team's request waiting, and approves it with the family's consent.
+        incoming = (await http.get("/access-requests", params={"direction": "incoming"}, headers=council)).json()
+        assert [(r["id"], r["family_id"]) for r in incoming] == [(asked.json()["id"], family_id)]
+        approved = await http.post(
+            f"/access-requests/{asked.json()['id']}/approve",
+            json={"given_by_role": "parent_or_carer", "evidence": "written"},
+            headers=council,
+        )
+        assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
+        grant_id = approved.json()["grant_id"]
+
         # The health visiting team's system reads the plan and the assessment under the family's grant.
         read = await http.get(plan_path, headers=health)
         assert read.status_code == 200 and read.json()["status"] == "active"
         assert (await http.get(f"/assessments/{assessment.json()['id']}", headers=health)).status_code == 200
 
-        # Every plan change reached the webhook and the NATS subscriber, each once.
-        subscriber = NatsSubscriber(nats_url.group(1))
+        # Every plan change in the stream reached the webhook, once.
+        reader = StreamReader(nats_url.group(1), Path(stack.env["PATHWAY_DATA_DIR"]))
         plan_events: list[dict[str, Any]] = []
 
         async def all_four_on_nats() -> bool:
-            plan_events[:] = await subscriber.read(family_id)
+            plan_events[:] = await reader.read(family_id)
             return len(plan_events) >= 4
 
         await eventually(all_four_on_nats, within=20)
@@ -188,20 +207,20 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
         assert receiver.ids() == [e["id"] for e in plan_events]  # the same events, once each, in order
         assert not receiver.refused
 
-        # The family withdraws: every reader loses access, the webhook's subscriber included.
-        withdrawn = await http.post(f"/consents/{grant.json()['id']}/withdraw", json={}, headers=school)
+        # The family withdraws: the health team loses access, the school was never given it.
+        withdrawn = await http.post(f"/consents/{grant_id}/withdraw", json={}, headers=council)
         assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
 
         async def refused_everywhere() -> bool:
             answers = [
                 await http.get(f"/assessments/{assessment.json()['id']}", headers=health),
                 await http.get(plan_path, headers=health),
-                await http.get(f"/assessments/{request.json()['id']}", headers=council),
+                await http.get(f"/assessments/{assessment.json()['id']}", headers=school),
             ]
             return all(answer.status_code == 403 for answer in answers)
 
         await eventually(refused_everywhere, within=2)
-        refusal = await http.get(f"/assessments/{request.json()['id']}", headers=council)
+        refusal = await http.get(f"/assessments/{assessment.json()['id']}", headers=health)
         assert refusal.json()["type"].endswith(":access-refused") and "Amara" not in refusal.text
         assert (await http.get(plan_path, headers=council)).status_code == 200  # the council wrote the plan
 
@@ -211,10 +230,11 @@ async def test_partner_systems_share_one_familys_story_until_the_family_withdraw
         told = {(e["organisation_id"], e["action"], e["resource_type"], e["basis"]) for e in audit.json()}
         assert {
             (orgs["school"], "create", "family", "authorship"),
-            (orgs["council"], "read", "family", "grant"),
+            (orgs["council"], "read", "family", "public_task"),
+            (orgs["health"], "read", "assessment", "refused"),
             (orgs["health"], "read", "assessment", "grant"),
             (orgs["health"], "read", "plan", "grant"),
         } <= told, told
-        verified = await http.get("/audit/verify", headers=council)
+        verified = await http.get("/audit/verify", params={"full": "true"}, headers=council)
         assert verified.json()["valid"] is True and verified.json()["entries"] >= len(audit.json())
         await receiver.stop()

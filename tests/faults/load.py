@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.assessment.conftest import submitted_sample
+from tests.support.samples import submitted_sample
 
 CHANGES_PER_PLAN = 4
 GIVE_UP_AFTER_SECONDS = 90.0

@@ -1,15 +1,15 @@
-"""The whole system as `make up` wires it, under a supervisor that kills processes and starts them again.
+"""The whole system as `make up` wires it, under `deploy.supervisor`, with NATS as one server or a cluster.
 
-`deploy.local` stops everything when one process dies: right for `make up`,
-wrong here, where processes are killed on purpose. So the processes are
-planned by `deploy.local.plan_children` (the same commands, ports and
-environment) and supervised here instead, each keeping its port across restarts.
-NATS is one server, or a JetStream cluster of three on loopback.
+`make up` stops everything when one process dies: right there, wrong here, where
+processes are killed on purpose. So the system is `deploy.supervisor.System`
+(the same commands, ports and environment), driven here: each process killed or
+stopped and restarted on its own port, each outage noted. NATS is one server,
+or a JetStream cluster of three on loopback, started and waited for here
+before the services.
 """
 
 import asyncio
-import signal
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -17,45 +17,40 @@ import nats
 from nats.errors import Error as NatsError
 
 from deploy import demo
-from deploy.local import Child, plan_children, wait_healthy
-from services.kit.natsserver import NatsServer, free_port
+from deploy.supervisor import SERVICES, Process
+from deploy.supervisor import System as Supervised
+from services.kit.natsserver import free_port, nats_server_command
 
 STREAM = "PATHWAY"
-SERVICES = ("assessment", "consent", "plan", "notifications")
 PROCESSES = ("gateway", *SERVICES)
 
-
-@dataclass
-class Outage:
-    """When a process (or NATS) was away: from its kill to its answering again."""
-
-    name: str
-    began: float
-    ended: float = float("inf")
+__all__ = ["PROCESSES", "SERVICES", "STREAM", "Nats", "System"]
 
 
 class Nats:
-    """One nats-server, or a JetStream cluster of `size` nodes on loopback."""
+    """One nats-server, or a JetStream cluster of `size` nodes on loopback, as processes to supervise."""
 
     def __init__(self, root: Path, size: int = 1) -> None:
         self.size = size
+        ports = [free_port() for _ in range(size)]
         if size == 1:
-            self.nodes = [NatsServer(root / "nats")]
+            command = nats_server_command(ports[0], root / "nats")
+            self.nodes = [Process("nats-0", command, port=ports[0], log_file=root / "nats-0.log")]
             return
         routes = [f"nats://127.0.0.1:{free_port()}" for _ in range(size)]
         self.nodes = [
-            NatsServer(root / f"nats-{index}", arguments=_cluster_node(f"node-{index}", route, routes))
-            for index, route in enumerate(routes)
+            Process(
+                f"nats-{index}",
+                [*nats_server_command(port, root / f"nats-{index}"), *_cluster_node(f"node-{index}", route, routes)],
+                port=port,
+                log_file=root / f"nats-{index}.log",
+            )
+            for index, (port, route) in enumerate(zip(ports, routes, strict=True))
         ]
 
     @property
     def url(self) -> str:
-        return ",".join(node.url for node in self.nodes)
-
-    async def start(self) -> None:
-        for node in self.nodes:
-            node.start()
-        await self.ready()
+        return ",".join(f"nats://127.0.0.1:{node.port}" for node in self.nodes)
 
     async def ready(self, within: float = 60.0) -> None:
         """Until JetStream answers (in a cluster: until its nodes have chosen a leader)."""
@@ -83,10 +78,6 @@ class Nats:
         assert cluster is not None and cluster.leader is not None, "the stream has no leader"
         return [f"node-{index}" for index in range(self.size)].index(cluster.leader)
 
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
 
 def _cluster_node(name: str, route: str, routes: list[str]) -> list[str]:
     """nats-server's arguments for one node of a JetStream cluster, routed to every other node."""
@@ -94,7 +85,7 @@ def _cluster_node(name: str, route: str, routes: list[str]) -> list[str]:
     return ["--server_name", name, "--cluster_name", "pathway", "--cluster", route, "--routes", others]
 
 
-class System:
+class System(Supervised):
     """Every process of the system, started, killed and restarted on its own ports.
 
     Like `make up`, it takes NATS (`NATS_URL`, naming `nats_server`), each
@@ -102,80 +93,41 @@ class System:
     """
 
     def __init__(self, root: Path, nats_server: Nats) -> None:
-        self.data_dir = root / "data"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(root / "data", free_port(), nats_server.nodes, log_each=True)
+        assert self.nats_url == nats_server.url, "NATS_URL must name this system's NATS"
         self.nats = nats_server
-        self.gateway_url = ""
         self.council: dict[str, str] = {}  # the demo council's case system's Authorization header
-        self.outages: list[Outage] = []
-        self._children: dict[str, Child] = {}
-        self._http = httpx.AsyncClient()
 
     def log(self, name: str) -> str:
         return (self.data_dir / f"{name}.log").read_text(errors="replace")
 
-    async def start(self) -> None:
-        await self.nats.start()
-        gateway_port = free_port()
-        self.gateway_url = f"http://127.0.0.1:{gateway_port}"
-        bootstrap = demo.bootstrap_credentials(self.data_dir)
-        children, nats_url = plan_children(
-            self.data_dir, gateway_port, bootstrap, demo.service_client_credentials(self.data_dir)
-        )
-        assert nats_url == self.nats.url, "NATS_URL must name this system's NATS"
-        for child in children:
-            child.log_file = self.data_dir / f"{child.name}.log"
-            self._children[child.name] = child
-        for name in reversed(PROCESSES):  # the services, then the gateway in front of them
-            await self._children[name].start()
-        await asyncio.gather(*(wait_healthy(child, self._http) for child in self._children.values()))
-        assert bootstrap is not None
-        await demo.seed(self.gateway_url, self.data_dir, *bootstrap)
+    async def start(self, names: Iterable[str] | None = None) -> None:
+        if names is not None:
+            await super().start(names)
+            return
+        await super().start([node.name for node in self.nats.nodes])
+        await self.nats.ready()
+        assert self.bootstrap is not None, "a system of the faults tests starts on a fresh data folder"
+        await super().start()  # the services, then the gateway in front of them, then the demo organisations
         council = demo.demo_clients(self.data_dir)["council"]
         async with httpx.AsyncClient(base_url=self.gateway_url) as http:
             self.council = await demo.bearer(http, council["client_id"], council["client_secret"])
 
-    async def kill(self, name: str) -> None:
-        """SIGKILL: no shutdown hook runs, whatever was in flight is cut off."""
-        process = self._children[name].process
-        assert process is not None and process.returncode is None, f"{name} is not running"
-        self.outages.append(Outage(name, asyncio.get_running_loop().time()))
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-
-    async def terminate(self, name: str) -> str:
+    async def terminate_logged(self, name: str) -> str:
         """SIGTERM, as a deployment stops a process; returns what it logged meanwhile."""
-        process = self._children[name].process
-        assert process is not None and process.returncode is None, f"{name} is not running"
-        self.outages.append(Outage(name, asyncio.get_running_loop().time()))
         logged_before = len(self.log(name))
-        await self._children[name].stop()
+        await self.terminate(name)
         return self.log(name)[logged_before:]
 
-    async def restart(self, name: str) -> None:
-        await self._children[name].start()
-        await wait_healthy(self._children[name], self._http)
-        self._ended(name)
-
-    def stop_nats_node(self, index: int, *, kill: bool) -> None:
-        self.outages.append(Outage(f"nats-{index}", asyncio.get_running_loop().time()))
+    async def stop_nats_node(self, index: int, *, kill: bool) -> None:
         if kill:
-            self.nats.nodes[index].kill()
+            await self.kill(f"nats-{index}")
         else:
-            self.nats.nodes[index].stop()
+            await self.terminate(f"nats-{index}")
 
     async def start_nats_node(self, index: int) -> None:
-        self.nats.nodes[index].start()
+        name = f"nats-{index}"
+        self[name].start()
+        await self[name].wait_healthy(self._http)
         await self.nats.ready()
-        self._ended(f"nats-{index}")
-
-    def _ended(self, name: str) -> None:
-        outage = next(o for o in reversed(self.outages) if o.name == name)
-        outage.ended = asyncio.get_running_loop().time()
-
-    async def stop(self) -> None:
-        for name in PROCESSES:  # the gateway first, NATS last
-            if name in self._children:
-                await self._children[name].stop()
-        await self._http.aclose()
-        self.nats.stop()
+        self.ended(name)

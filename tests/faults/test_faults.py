@@ -30,12 +30,13 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from deploy.supervisor import Outage
 from services.kit.testing import DatabaseFactory
 from tests.faults.load import CHANGES_PER_PLAN, Load, PlanWork, Try
 from tests.faults.subscriber import StreamReader
-from tests.faults.system import PROCESSES, SERVICES, Nats, Outage, System
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import Receiver
+from tests.faults.system import PROCESSES, SERVICES, Nats, System
+from tests.support.receiver import Receiver
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 
@@ -148,11 +149,11 @@ async def test_each_process_killed_and_nats_restarted_under_load(start_system: S
             await asyncio.sleep(1)
             await system.restart(name)
             await observed.load.progressed(plans=3)
-        system.stop_nats_node(0, kill=False)
+        await system.stop_nats_node(0, kill=False)
         # Requests need no NATS: the outbox keeps their events. Plans wait for the submissions' events.
         await observed.load.progressed(answers=30)
         # A process stopped while NATS is away (a deployment, say) still shuts down cleanly.
-        stopping = await system.terminate("plan")
+        stopping = await system.terminate_logged("plan")
         assert "Application shutdown complete" in stopping, stopping[-3000:]
         await system.restart("plan")
         await observed.load.progressed(answers=10)
@@ -166,7 +167,7 @@ async def test_a_jetstream_cluster_node_killed_under_load(start_system: StartSys
     system = await start_system(3)
     async with Observed(system) as observed:
         leader = await system.nats.stream_leader()  # the node that orders the stream's writes
-        system.stop_nats_node(leader, kill=True)
+        await system.stop_nats_node(leader, kill=True)
         await observed.load.progressed(plans=6)
         await system.start_nats_node(leader)
         await observed.load.progressed(plans=3)

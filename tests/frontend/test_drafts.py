@@ -4,9 +4,8 @@ import re
 
 import httpx
 
-from tests.frontend.conftest import People, client_headers
-from tests.frontend.test_sign_in import hidden, sign_in
-from tests.gateway.conftest import Stack
+from tests.support.browser import People, client_headers, hidden, sign_in
+from tests.support.gateway import GatewayStack
 
 REASON = "The nursery asked for help with speech and language."
 
@@ -26,7 +25,7 @@ async def started_assessment(http: httpx.AsyncClient) -> str:
     return started.headers["location"]
 
 
-async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: Stack, people: People) -> None:
+async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: GatewayStack, people: People) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
         await sign_in(http, people.health)
         assessment = await started_assessment(http)
@@ -39,7 +38,7 @@ async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: Stack, peo
         assert saved.status_code == 303 and saved.headers["location"] == f"{assessment}?saved=1"
         overview = (await http.get(saved.headers["location"])).text
         assert "Your draft is saved. You can come back to it at any time." in overview
-        assert overview.count("Not started") == 7  # eight pages, one answered
+        assert overview.count("Not started") == 9  # ten pages, one answered
 
     async with httpx.AsyncClient(base_url=stack.gateway.url) as later:  # another day, signed in again
         await sign_in(later, people.health)
@@ -48,7 +47,7 @@ async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: Stack, peo
 
 
 async def test_a_page_saved_over_someone_elses_change_is_not_lost_and_is_shown_to_check(
-    stack: Stack, people: People
+    stack: GatewayStack, people: People
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
         await sign_in(http, people.health)

@@ -9,47 +9,17 @@ the Content-Security-Policy.
 """
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.frontend.conftest import Camera, People, open_session
-from tests.gateway.conftest import Stack
+from tests.support.browser import NHS_NUMBER, Camera, People, answer_everything, open_session, save_and_continue
+from tests.support.gateway import GatewayStack
 
-NHS_NUMBER = "9434765919"
 REASON = "Ava's nursery is worried about her speech and her mother is struggling since the baby arrived."
-
-
-async def answer_everything(page: Page) -> None:
-    """Give an answer to every question on the page still unanswered, as a practitioner would."""
-    for area in await page.locator("textarea").all():
-        if not await area.input_value():
-            await area.fill("The family told us about this at the home visit.")
-    for box in await page.locator("input.govuk-input:not(.govuk-date-input__input)").all():
-        if not await box.input_value():
-            name = await box.get_attribute("name") or ""
-            kind = await box.get_attribute("type")
-            value = NHS_NUMBER if name.endswith("nhs_number") else "Alex Example"
-            await box.fill("alex@example.org" if kind == "email" else value)
-    for date in await page.locator(".govuk-date-input").all():
-        for part, value in (("day", "1"), ("month", "3"), ("year", "2026")):
-            field = date.locator(f"input[name$='-{part}']")
-            if not await field.input_value():
-                await field.fill(value)
-    for group in await page.locator(".govuk-radios, .govuk-checkboxes").all():
-        if not await group.locator("input:checked").count():
-            await group.locator("input").first.check()
-    for select in await page.locator("select.govuk-select").all():
-        if not await select.input_value():
-            await select.select_option(index=1)
-
-
-async def save_and_continue(page: Page) -> None:
-    async with page.expect_navigation():
-        await page.get_by_role("button", name="Save and continue").click()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
 async def test_health_assesses_and_shares_the_school_reads_it_until_the_family_withdraws(
-    stack: Stack, people: People, browser: Browser, camera: Camera, javascript: bool
+    stack: GatewayStack, people: People, browser: Browser, camera: Camera, javascript: bool
 ) -> None:
     base = f"{stack.gateway.url}/staff"
     health = await open_session(browser, base, camera, javascript)
@@ -156,7 +126,7 @@ async def test_health_assesses_and_shares_the_school_reads_it_until_the_family_w
     await school.page.get_by_role("link", name="Ava Example, Sam Example").click()
     await expect(school.page.get_by_role("cell", name="Northshire Health Visiting")).to_be_visible()
     await school.step("school-family")
-    await school.page.get_by_role("link", name="Early help assessment, version 2").click()
+    await school.page.get_by_role("link", name="Early help assessment, version 3").click()
     await expect(school.page.get_by_text(REASON)).to_be_visible()
     await expect(school.page.get_by_text("Submitted")).to_be_visible()
     await school.step("school-reads")
@@ -165,11 +135,14 @@ async def test_health_assesses_and_shares_the_school_reads_it_until_the_family_w
     await school.page.goto(family_url)
     await school.page.get_by_role("button", name="Start a new one from this").click()
     await expect(school.page.locator(".govuk-inset-text")).to_contain_text("Carried forward")
-    await school.page.get_by_role("link", name="About this assessment").click()
-    reason = school.page.get_by_label("Why is this assessment being done?")
-    await expect(reason).to_have_value(REASON)
-    await expect(school.page.locator("#q-about_the_assessment-reason-hint")).to_contain_text("Carried forward")
+    await school.page.get_by_role("link", name="The family", exact=True).click()
+    await expect(school.page.locator("input[name='/family_members/1/name']")).to_have_value("Sam Example")
+    await expect(school.page.locator("#q-family_members-1-name-hint")).to_contain_text("Carried forward")
     await school.step("school-carries-forward")
+    # Why the health visitor assessed is their own, as is their sign-off: the school gives its own.
+    await school.page.go_back()
+    await school.page.get_by_role("link", name="About this assessment").click()
+    await expect(school.page.get_by_label("Why is this assessment being done?")).to_have_value("")
 
     # The family withdraws, and the school can no longer open the health visitor's assessment.
     await page.goto(family_url)

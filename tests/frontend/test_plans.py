@@ -5,10 +5,10 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, expect
 
-from tests.assessment.conftest import family_body, sample
-from tests.frontend.conftest import Camera, People, client_headers, open_session
-from tests.gateway.conftest import Stack
-from tests.kit.conftest import eventually
+from tests.support.browser import Camera, People, client_headers, open_session
+from tests.support.gateway import GatewayStack
+from tests.support.samples import family_body, sample
+from tests.support.waiting import eventually
 
 
 async def active_plan(http: httpx.AsyncClient, author: dict[str, str], organisation_id: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ async def active_plan(http: httpx.AsyncClient, author: dict[str, str], organisat
 
 
 async def test_a_plan_shows_its_change_matrix_and_a_review_is_recorded_with_errors_shown_the_govuk_way(
-    stack: Stack, people: People, browser: Browser, camera: Camera
+    stack: GatewayStack, people: People, browser: Browser, camera: Camera
 ) -> None:
     author = await client_headers(stack.gateway, people.council)
     plan = await active_plan(stack.gateway.http, author, people.council.organisation_id)
@@ -65,7 +65,7 @@ async def test_a_plan_shows_its_change_matrix_and_a_review_is_recorded_with_erro
     await page.goto(f"{council.base}/plans/{plan['id']}")
     await expect(page.get_by_role("table", name="Needs")).to_be_visible()
     await expect(page.get_by_role("cell", name="Goal 1: Ava is in school every day and on time.")).to_be_visible()
-    await expect(page.get_by_role("cell", name="Walk to school together")).to_be_visible()
+    await expect(page.get_by_role("cell", name="Walk to school together", exact=True)).to_be_visible()
     chart = page.get_by_role("img", name="Change matrix scores over time")
     await expect(chart).to_be_visible()
     assert "3 on 2026-07-13" in (await chart.locator("desc").text_content() or "")

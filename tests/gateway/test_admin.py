@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gateway.models import ApiClient, StaffUser
-from tests.gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 
 async def test_an_organisation_its_client_and_its_staff_are_registered_and_listed(gateway: Gateway) -> None:
@@ -14,7 +14,8 @@ async def test_an_organisation_its_client_and_its_staff_are_registered_and_liste
     )
     assert school.status_code == 201
     assert school.json() | {"id": "", "created_at": ""} == {
-        "id": "", "name": "Hill Top Primary", "type": "school", "created_at": "", "disabled": False,
+        "id": "", "name": "Hill Top Primary", "type": "school", "coordinator": False, "created_at": "",
+        "disabled": False,
     }  # fmt: skip
     school_id = school.json()["id"]
 

@@ -19,8 +19,8 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from gateway.keys import SigningKeys
-from tests.assessment.conftest import family_body, sample
-from tests.gateway.conftest import Gateway, Stack
+from tests.support.gateway import Gateway, GatewayStack
+from tests.support.samples import family_body, sample
 
 SCOPES = ["assessments:read", "assessments:write", "plans:read", "plans:write", "consent:read", "consent:write",
           "subscriptions:manage"]  # fmt: skip
@@ -72,7 +72,7 @@ def mutated_sample(draw: st.DrawFn) -> dict[str, Any]:
     return changed
 
 
-async def test_random_answers_are_stored_or_refused_with_pointers_and_never_break_anything(stack: Stack) -> None:
+async def test_random_answers_are_stored_or_refused_with_pointers_and_never_break_anything(stack: GatewayStack) -> None:
     _, author = await organisation(stack.gateway, "Random Answers Council", "council")
     family = await stack.gateway.http.post("/families", json=family_body(), headers=author)
     family_id = family.json()["id"]
@@ -111,7 +111,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-async def test_bodies_too_big_too_deep_or_not_json_are_refused_with_problems(stack: Stack) -> None:
+async def test_bodies_too_big_too_deep_or_not_json_are_refused_with_problems(stack: GatewayStack) -> None:
     _, author = await organisation(stack.gateway, "Body Council", "council")
     http = stack.gateway.http
     headers = author | {"Content-Type": "application/json"}
@@ -143,7 +143,36 @@ async def test_bodies_too_big_too_deep_or_not_json_are_refused_with_problems(sta
     assert is_problem(chunked, 413)
 
 
-async def test_tokens_forged_expired_or_from_another_issuer_are_refused(stack: Stack) -> None:
+async def test_answers_nested_260_deep_are_a_problem_on_every_path_and_change_nothing(stack: GatewayStack) -> None:
+    _, author = await organisation(stack.gateway, "Deep Council", "council")
+    http = stack.gateway.http
+    family_id = (await http.post("/families", json=family_body(), headers=author)).json()["id"]
+    form = {"key": "early-help-assessment", "version": 1}
+    created = await http.post(
+        "/assessments", json={"family_id": family_id, "form": form, "answers": sample_answers}, headers=author
+    )
+    assert created.status_code == 201, created.text
+    url = f"/assessments/{created.json()['id']}"
+    headers = author | {"Content-Type": "application/json", "If-Match": created.headers["ETag"]}
+    deep = '{"a": ' * 260 + "1" + "}" * 260
+
+    for method, path, body in (
+        ("POST", "/assessments", {"family_id": family_id, "form": form}),
+        ("PUT", url, {}),
+        ("POST", f"{url}/carry-forward", {}),
+    ):
+        content = json.dumps(body | {"answers": "HERE"}).replace('"HERE"', deep).encode()
+        refused = await http.request(method, path, content=content, headers=headers)
+        assert is_problem(refused, 400), (method, path, refused.text[:500])
+        assert refused.json()["type"].endswith(":json-too-deep")
+        assert "at most 64" in refused.json()["detail"]
+
+    kept = await http.get(url, headers=author)
+    assert kept.json()["answers"] == sample_answers and kept.headers["ETag"] == created.headers["ETag"]
+    assert len((await http.get(f"/families/{family_id}/assessments", headers=author)).json()) == 1
+
+
+async def test_tokens_forged_expired_or_from_another_issuer_are_refused(stack: GatewayStack) -> None:
     gateway = stack.gateway
     keys: SigningKeys = gateway.app.state.signing_keys
     real = keys.signing_key()
@@ -173,9 +202,9 @@ async def test_tokens_forged_expired_or_from_another_issuer_are_refused(stack: S
             assert answer.headers["www-authenticate"].startswith("Bearer"), name
 
 
-async def test_one_organisation_asking_for_anothers_records_by_id_learns_nothing(stack: Stack) -> None:
+async def test_one_organisation_asking_for_anothers_records_by_id_learns_nothing(stack: GatewayStack) -> None:
     http = stack.gateway.http
-    owner_id, owner = await organisation(stack.gateway, "Owner Council", "council")
+    _, owner = await organisation(stack.gateway, "Owner Council", "council")
     _, prober = await organisation(stack.gateway, "Prober School", "school")
     family = (await http.post("/families", json=family_body(), headers=owner)).json()
     assessment = await http.post(
@@ -187,7 +216,7 @@ async def test_one_organisation_asking_for_anothers_records_by_id_learns_nothing
     grant = await http.post(
         "/consents",
         json={"family_id": family["id"], "given_by_role": "parent_or_carer", "evidence": "written",
-              "categories": ["assessment"], "recipient_organisations": [owner_id]},
+              "categories": ["assessment"], "recipient_organisations": ["org-elsewhere"]},
         headers=owner,
     )  # fmt: skip
     subscription = await http.post(
@@ -197,6 +226,7 @@ async def test_one_organisation_asking_for_anothers_records_by_id_learns_nothing
     assessment_id, grant_id, subscription_id = assessment.json()["id"], grant.json()["id"], subscription.json()["id"]
     probes = [
         ("GET", f"/families/{family['id']}"), ("GET", f"/families/{family['id']}/assessments"),
+        ("GET", f"/families/{family['id']}/fhir"),
         ("GET", f"/assessments/{assessment_id}"), ("GET", f"/assessments/{assessment_id}/revisions"),
         ("GET", f"/assessments/{assessment_id}/fhir"), ("POST", f"/assessments/{assessment_id}/carry-forward"),
         ("PUT", f"/assessments/{assessment_id}"), ("POST", f"/assessments/{assessment_id}/submit"),

@@ -3,24 +3,24 @@
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 from gateway.config import IdentitySettings
-from gateway.main import create_app
-from services.kit.natsserver import NatsServer, free_port
+from services.kit.natsserver import NatsServer
 from services.kit.settings import AuthSettings, DatabaseSettings, NatsSettings
-from services.kit.testing import DatabaseFactory, running, serve
+from services.kit.testing import DatabaseFactory, TokenMint, serve
 from services.plan.config import PlanSettings
 from services.plan.main import create_app as create_plan
-from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, gateway_settings
-from tests.kit.conftest import eventually
+from tests.support.gateway import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway
+from tests.support.stack import MigratedDatabase, started
+from tests.support.waiting import eventually
 
-RELOAD_SECONDS = 1.0
+RELOAD_SECONDS = 2.0
 
 
 def kid_of(token: str) -> str:
@@ -30,18 +30,24 @@ def kid_of(token: str) -> str:
 
 
 @pytest.fixture
-async def gateway(nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path) -> AsyncIterator[Gateway]:
+async def gateway(
+    nats_server: NatsServer, migrated_database: MigratedDatabase, tmp_path: Path, token_mint: TokenMint
+) -> AsyncIterator[Gateway]:
     """A gateway whose replicas would see a rotated key within RELOAD_SECONDS."""
-    port = free_port()
-    settings = gateway_settings(
-        nats_server.url, await database_factory("gateway"), tmp_path, "http://127.0.0.1:9", port
-    )
-    settings.identity = IdentitySettings(
+    identity = IdentitySettings(
         bootstrap_client_id=BOOTSTRAP_ID, bootstrap_client_secret=BOOTSTRAP_SECRET, key_reload_seconds=RELOAD_SECONDS
     )
-    app = create_app(settings)
-    async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
-        yield Gateway(url, app, http)
+    async with started(
+        "gateway",
+        nats=nats_server,
+        database=migrated_database,
+        data_dir=tmp_path,
+        mint=token_mint,
+        upstream_url="http://127.0.0.1:9",
+        settings={"gateway": {"identity": identity}},
+    ) as stack:
+        assert stack.gateway is not None
+        yield stack.gateway
 
 
 async def test_a_service_verifies_gateway_tokens_before_and_after_a_rotation(
@@ -63,6 +69,7 @@ async def test_a_service_verifies_gateway_tokens_before_and_after_a_rotation(
         answer = await service.get("/internal/dead-letters", headers={"Authorization": f"Bearer {before}"})
         assert (answer.status_code, answer.json()) == (200, []), answer.text
 
+        rotating_since = time.monotonic()
         rotated = await gateway.http.post("/admin/signing-keys/rotate", headers={"Authorization": f"Bearer {before}"})
         assert rotated.status_code == 201
         new_kid = rotated.json()["kid"]
@@ -72,7 +79,11 @@ async def test_a_service_verifies_gateway_tokens_before_and_after_a_rotation(
             return {key["kid"] for key in keys} == {kid_of(before), new_kid}
 
         await eventually(both_published, within=RELOAD_SECONDS * 2)
-        assert kid_of(await gateway.token()) == kid_of(before), "a new key signs only once every replica has it"
+        meanwhile = await gateway.token()
+        # The new key is younger than one reload period whenever less than that has passed since the rotation
+        # was asked for; on a loaded machine publishing can take longer, and then the old key rightly stops signing.
+        if time.monotonic() - rotating_since < RELOAD_SECONDS:
+            assert kid_of(meanwhile) == kid_of(before), "a new key signs only once every replica has it"
 
         await asyncio.sleep(RELOAD_SECONDS * 1.5)
         after = await gateway.token()

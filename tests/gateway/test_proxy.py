@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from gateway.config import CorsSettings, RateLimitSettings
 from gateway.main import create_app
 from services.kit.natsserver import NatsServer, free_port
-from services.kit.testing import DatabaseFactory, running
-from tests.gateway.conftest import Gateway, gateway_settings
+from services.kit.testing import DatabaseFactory, TokenMint, running
+from tests.support.gateway import Gateway, gateway_settings
+from tests.support.stack import MigratedDatabase, started
 
 
 async def test_a_request_reaches_its_service_with_the_headers_that_matter(
@@ -94,15 +95,27 @@ async def test_a_service_that_is_down_is_a_502(
 
 @pytest.fixture
 async def strict_gateway(
-    nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path, echo: tuple[str, FastAPI]
+    nats_server: NatsServer,
+    migrated_database: MigratedDatabase,
+    tmp_path: Path,
+    token_mint: TokenMint,
+    echo: tuple[str, FastAPI],
 ) -> AsyncIterator[Gateway]:
-    port = free_port()
-    settings = gateway_settings(nats_server.url, await database_factory("gw"), tmp_path, echo[0], port)
-    settings.rate_limit = RateLimitSettings(per_second=0.5, burst=3)
-    settings.cors = CorsSettings(allow_origins=["https://staff.example.gov.uk"])
-    app = create_app(settings)
-    async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
-        yield Gateway(url, app, http)
+    strict = {
+        "rate_limit": RateLimitSettings(per_second=0.5, burst=3),
+        "cors": CorsSettings(allow_origins=["https://staff.example.gov.uk"]),
+    }
+    async with started(
+        "gateway",
+        nats=nats_server,
+        database=migrated_database,
+        data_dir=tmp_path,
+        mint=token_mint,
+        upstream_url=echo[0],
+        settings={"gateway": strict},
+    ) as stack:
+        assert stack.gateway is not None
+        yield stack.gateway
 
 
 async def test_a_client_over_its_rate_gets_429_with_retry_after(strict_gateway: Gateway) -> None:

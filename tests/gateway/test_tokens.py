@@ -1,17 +1,21 @@
 """Partner systems exchange client credentials for short-lived signed tokens."""
 
+import asyncio
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from gateway import credentials
+from gateway.credentials import HashingPool
 from gateway.main import create_app
 from services.kit.natsserver import NatsServer, free_port
 from services.kit.testing import DatabaseFactory, running
-from tests.gateway.conftest import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, basic, gateway_settings
+from tests.support.gateway import BOOTSTRAP_ID, BOOTSTRAP_SECRET, Gateway, basic, gateway_settings
 
 SERVICE_ID = "pw_services"
 SERVICE_SECRET = "service-secret-for-tests-only-0123456789"
@@ -88,6 +92,27 @@ async def test_a_wrong_secret_or_unknown_client_is_invalid_client(gateway: Gatew
     await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=basic(BOOTSTRAP_ID, "wrong"))
     await oauth_refusal(gateway, 401, "invalid_client", data=form, headers=basic("pw_nobody", BOOTSTRAP_SECRET))
     await oauth_refusal(gateway, 401, "invalid_client", data=form)
+
+
+async def test_secrets_are_checked_on_a_bounded_pool_and_the_excess_is_told_when_to_come_back(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wrong secrets each cost an argon2 check: past the pool's threads and queue, 503 with Retry-After."""
+    client_id, secret, _ = await new_client(gateway, ["plans:read"])
+    # As in a replica of the gateway that has not yet checked this client's secret once.
+    monkeypatch.setattr(credentials, "_verified", {})
+    gateway.app.state.hashing = HashingPool(workers=1, waiting=1, wait_seconds=0.1)
+    form = {"grant_type": "client_credentials"}
+
+    async def guess(number: int) -> httpx.Response:
+        return await gateway.http.post("/oauth/token", data=form, headers=basic(client_id, f"guess-{number}"))
+
+    answers = await asyncio.gather(*(guess(number) for number in range(8)))
+    assert {answer.status_code for answer in answers} == {401, 503}, [answer.status_code for answer in answers]
+    busy = next(answer for answer in answers if answer.status_code == 503)
+    assert busy.headers["content-type"] == "application/problem+json" and busy.headers["retry-after"] == "1"
+    assert busy.json()["type"] == "urn:graduated-pathway:problem:hashing-busy"
+    assert (await gateway.http.post("/oauth/token", data=form, headers=basic(client_id, secret))).status_code == 200
 
 
 async def test_a_scope_the_client_lacks_is_refused(gateway: Gateway) -> None:

@@ -3,7 +3,8 @@
 `POST /notes` writes a note and a `note.written` event in one transaction; the
 `note-effects` consumer applies each event by writing a `note_effect` row
 (no unique key, so a second application would show) and fails for aggregates
-named in `FAILING_AGGREGATES`.
+named in `FAILING_AGGREGATES`, or finds another part away (`ServiceUnavailable`)
+for those in `AWAY_AGGREGATES`, counting its tries of each event in `TRIES`.
 """
 
 import uuid
@@ -19,10 +20,12 @@ from services.kit.db import SessionDep
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import BaseCloudEvent, new_event
 from services.kit.events.outbox import record_event
-from services.kit.problems import Conflict
+from services.kit.problems import Conflict, ServiceUnavailable
 from services.kit.settings import ServiceSettings
 
 FAILING_AGGREGATES: set[str] = set()
+AWAY_AGGREGATES: set[str] = set()
+TRIES: dict[str, int] = {}
 
 
 class Note(SQLModel, table=True):
@@ -73,8 +76,11 @@ async def write_note(body: NoteIn, session: SessionDep) -> NoteOut:
 async def apply_note_written(session: AsyncSession, event: BaseCloudEvent) -> None:
     data = event.get_data()
     assert isinstance(data, dict)
+    TRIES[event.get_id()] = TRIES.get(event.get_id(), 0) + 1
     if data["aggregate"] in FAILING_AGGREGATES:
         raise RuntimeError("this aggregate always fails")
+    if data["aggregate"] in AWAY_AGGREGATES:
+        raise ServiceUnavailable("the part this effect needs is away")
     session.add(NoteEffect(event_id=event.get_id(), aggregate=data["aggregate"]))
 
 
@@ -87,5 +93,5 @@ def create_note_app(settings: ServiceSettings) -> FastAPI:
         title="notes",
         routers=[router],
         consumers=[NOTE_EFFECTS],
-        migrations_dir=Path(__file__).parent / "note_migrations" / "versions",
+        migrations_dirs=[Path(__file__).parent / "note_migrations" / "versions"],
     )

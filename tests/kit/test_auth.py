@@ -11,7 +11,7 @@ from joserfc.jwk import ECKey
 
 from services.kit.auth import TokenVerifier
 from services.kit.testing import TokenMint
-from tests.kit.conftest import RunningNotes
+from tests.support.notes import RunningNotes
 
 DEAD_LETTERS = "/internal/dead-letters"
 

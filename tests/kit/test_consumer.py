@@ -20,8 +20,10 @@ from services.kit.migrations import upgrade_database
 from services.kit.natsserver import NatsServer
 from services.kit.settings import ServiceSettings
 from tests.kit import note_service
-from tests.kit.conftest import RunningNotes, effects_by_event, eventually, note_settings, stream_messages
 from tests.kit.note_service import NOTE_EFFECTS
+from tests.support.notes import RunningNotes, effects_by_event, note_settings
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 MIGRATIONS = Path(note_service.__file__).parent / "note_migrations" / "versions"
 
@@ -113,7 +115,7 @@ async def parts(nats_server: NatsServer, database_url: str, tmp_path: Path) -> A
     """The notes service's database, migrated, and a broker connected to NATS, without the app around them."""
     settings = note_settings(nats_server.url, database_url, tmp_path)
     database = Database(settings.database)
-    await upgrade_database(database, MIGRATIONS)
+    await upgrade_database(database, [MIGRATIONS])
     broker = Broker(settings.nats, "consumer-test")
     broker.start()
     await broker.ready.wait()
@@ -127,6 +129,29 @@ class RelayKilledBeforeMarking(OutboxRelay):
 
     async def mark_published(self, session: object) -> None:
         raise asyncio.CancelledError
+
+
+async def test_an_event_held_up_by_another_part_being_away_is_tried_until_it_answers_never_dead_lettered(
+    notes: RunningNotes,
+) -> None:
+    note_service.AWAY_AGGREGATES.add("waiting")
+    try:
+        held_up = (await notes.client.post("/notes", json={"aggregate": "waiting", "text": "x"})).json()["event_id"]
+
+        async def tried_past_the_dead_letter_limit() -> bool:
+            return note_service.TRIES.get(held_up, 0) > 3  # max_attempts is 3 in these tests
+
+        await eventually(tried_past_the_dead_letter_limit)
+        assert (await notes.client.get("/internal/dead-letters", headers=notes.admin)).json() == []
+        assert held_up not in await effects_by_event(notes.app)
+    finally:
+        note_service.AWAY_AGGREGATES.clear()  # the part is back
+
+    async def applied() -> bool:
+        return (await effects_by_event(notes.app)).get(held_up) == 1
+
+    await eventually(applied)
+    assert (await notes.client.get("/internal/dead-letters", headers=notes.admin)).json() == []
 
 
 async def test_relay_killed_between_publishing_and_marking_duplicates_nothing(

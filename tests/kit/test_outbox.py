@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 
 from services.kit.events.envelope import new_event
 from services.kit.events.outbox import OutboxEvent, record_event
-from tests.kit.conftest import RunningNotes, eventually, stream_messages
+from tests.support.notes import RunningNotes
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 
 async def outbox_rows(notes: RunningNotes) -> int:

@@ -2,7 +2,9 @@
 
 import pytest
 
-from tests.kit.conftest import RunningNotes, eventually, stream_messages
+from tests.support.notes import RunningNotes
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 
 async def test_readyz_says_which_dependency_is_missing(notes: RunningNotes) -> None:

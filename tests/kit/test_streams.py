@@ -8,8 +8,10 @@ from services.kit.events.broker import ensure_streams
 from services.kit.natsserver import NatsServer, free_port
 from services.kit.settings import NatsSettings
 from services.kit.testing import serve
-from tests.kit.conftest import eventually, note_settings, stream_messages
 from tests.kit.note_service import create_note_app
+from tests.support.notes import note_settings
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 
 async def test_streams_follow_settings_and_provisioning_twice_changes_nothing(nats_server: NatsServer) -> None:

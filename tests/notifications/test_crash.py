@@ -7,9 +7,6 @@ receiver tells the copy. Every event arrives, each id once after that.
 """
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,44 +15,32 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
+from deploy.supervisor import Process, uvicorn
 from services.kit.natsserver import free_port
 from services.kit.testing import DatabaseFactory, TokenMint, running, token_endpoint
-from tests.kit.conftest import eventually, stream_messages
-from tests.notifications.conftest import MANAGES, Receiver, nhs_numbers
-from tests.plan.conftest import PLATFORM_ORGANISATION, SERVICE_CLIENT, PlanStack
+from tests.support.notifications import MANAGES
+from tests.support.plan import PlanStack
+from tests.support.receiver import Receiver
+from tests.support.samples import nhs_numbers
+from tests.support.stack import PLATFORM_ORGANISATION, SERVICE_CLIENT
+from tests.support.streams import stream_messages
+from tests.support.waiting import eventually
 
 PLAN_EVENTS = ("plan.created", "plan.updated")
 
 
 @asynccontextmanager
-async def notifications_process(env: dict[str, str], port: int, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "services.notifications.main:create_app"]
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=output,
-        )
+async def notifications_process(env: dict[str, str], port: int, log: Path) -> AsyncIterator[Process]:
+    """The service in a process of its own under `deploy.supervisor`, ready once it answers `/readyz`."""
+    command = uvicorn("services.notifications.main:create_app", port)
+    process = Process("notifications", command, env, f"http://127.0.0.1:{port}/readyz", port, log)
+    process.start()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-            async def ready() -> bool:
-                try:
-                    return (await client.get("/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await eventually(ready, within=30)
+        async with httpx.AsyncClient() as client:
+            await process.wait_healthy(client, within=30)
         yield process
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
+        await process.stop()
 
 
 async def test_every_event_reaches_the_receiver_across_a_kill_and_a_nats_restart(
@@ -100,8 +85,7 @@ async def test_every_event_reaches_the_receiver_across_a_kill_and_a_nats_restart
                     return len(receiver.received) >= 2
 
                 await eventually(some_arrived)
-                first.send_signal(signal.SIGKILL)
-                await first.wait()
+                await first.kill()
 
             # While the service is down, the plans change on; the events wait in JetStream.
             await _changed(plan_stack, council, plans, day=2)

@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from tests.kit.conftest import eventually, published
-from tests.notifications.conftest import NotificationsStack
+from tests.support.notifications import NotificationsStack
+from tests.support.streams import published
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from typing import Any
 
 import pytest
 
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import NotificationsStack, Receiver, nhs_numbers
+from tests.support.notifications import NotificationsStack
+from tests.support.receiver import Receiver
+from tests.support.samples import nhs_numbers
+from tests.support.waiting import eventually
 
 
 async def _plans_with_changes(stack: NotificationsStack, families: int, changes: int) -> list[dict[str, Any]]:

@@ -10,9 +10,10 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
+from services.access.events import family_event
 from services.assessment.events import AssessmentSubmitted
 from services.kit.events.broker import ensure_streams
-from services.kit.events.envelope import CloudEvent, nats_subject, new_event, to_json
+from services.kit.events.envelope import CloudEvent, nats_subject, to_json
 from services.kit.events.outbox import MSG_ID_HEADER
 from services.kit.natsserver import NatsServer
 from services.kit.settings import NatsSettings
@@ -36,7 +37,7 @@ async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
 
 async def publish(js: JetStreamContext, event_type: str, payload: BaseModel) -> CloudEvent:
     """Publish an event the way the outbox relay does."""
-    event = new_event(
+    event = family_event(
         source="/services/test",
         type=event_type,
         subject=PLAN_ID,

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from services.kit.natsserver import free_port
 from services.notifications.models import Reminder
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import NotificationsStack
+from tests.support.notifications import NotificationsStack
+from tests.support.waiting import eventually
 
 SMTP_PORT = free_port()
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import NotificationsStack
+from tests.support.notifications import NotificationsStack
+from tests.support.waiting import eventually
 
 
 async def _one_plan(stack: NotificationsStack, nhs: str = "9434765919") -> dict[str, Any]:

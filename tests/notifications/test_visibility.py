@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from tests.kit.conftest import eventually
-from tests.notifications.conftest import NotificationsStack
-from tests.plan.test_plan_access import _grant as grant
+from tests.support.notifications import NotificationsStack
+from tests.support.plan import grant
+from tests.support.waiting import eventually
 
 
 async def _plan_for(stack: NotificationsStack, nhs: str = "9434765919") -> tuple[str, dict[str, Any]]:
@@ -74,7 +74,7 @@ async def test_a_team_member_hears_of_the_plan_without_a_grant(notifications: No
 async def test_grants_and_overrides_are_told_only_to_an_organisation_that_may_read_them(
     notifications: NotificationsStack,
 ) -> None:
-    council = notifications.plans.organisation("org-council")
+    council = notifications.plans.organisation("org-council", roles=("coordinator",))
     officer = notifications.organisation("org-council", scopes="subscriptions:manage consent:read")
     school = notifications.organisation("org-school", "school")
     officer_receiver, school_receiver = await notifications.receiver(), await notifications.receiver()

@@ -4,8 +4,8 @@ import re
 from typing import Any
 
 from services.notifications.destinations import Destinations
-from tests.notifications.conftest import NotificationsStack
-from tests.services.test_every_service import assert_problem
+from tests.support.notifications import NotificationsStack
+from tests.support.problems import assert_problem
 
 
 async def test_a_subscriber_gets_each_matching_event_as_a_signed_cloudevent(notifications: NotificationsStack) -> None:

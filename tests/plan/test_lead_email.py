@@ -5,10 +5,11 @@ import json
 import httpx
 import pytest
 
-from tests.assessment.conftest import Organisation
-from tests.kit.conftest import eventually, published
-from tests.plan.conftest import PlanStack
-from tests.services.test_every_service import assert_problem
+from tests.support.organisations import Organisation
+from tests.support.plan import PlanStack
+from tests.support.problems import assert_problem
+from tests.support.streams import published
+from tests.support.waiting import eventually
 
 ADDRESS = "sam.lead@council.example.gov.uk"
 NEW_ADDRESS = "robin.soft@health.example.nhs.uk"
@@ -32,7 +33,8 @@ def _validation_pointers(response: httpx.Response) -> list[str]:
 async def test_the_leads_email_is_kept_through_create_change_and_read(
     plan_stack: PlanStack, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    council = plan_stack.organisation("org-council")
+    # The council's Early Help hub, a coordinator: its public task covers a family social care hands back.
+    council = plan_stack.organisation("org-council", roles=("coordinator",))
     family_id = await plan_stack.family(council)
     lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": ADDRESS}
 
@@ -77,7 +79,8 @@ async def test_the_leads_email_is_kept_through_create_change_and_read(
 
 
 async def test_an_address_that_is_not_one_is_refused_naming_the_field(plan_stack: PlanStack) -> None:
-    council = plan_stack.organisation("org-council")
+    # The council's Early Help hub, a coordinator: its public task covers a family social care hands back.
+    council = plan_stack.organisation("org-council", roles=("coordinator",))
     family_id = await plan_stack.family(council)
     not_addresses = [
         "sam.lead",
@@ -111,3 +114,42 @@ async def test_an_address_that_is_not_one_is_refused_naming_the_field(plan_stack
     unchanged = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=council.headers)
     assert unchanged.json()["version"] == plan["version"]
     assert unchanged.json()["lead_professional"]["email"] is None
+
+
+async def test_a_lead_professional_lists_the_open_plans_they_lead_for_their_own_organisation_next_review_first(
+    plan_stack: PlanStack,
+) -> None:
+    council = plan_stack.organisation("org-council", roles=("coordinator",))
+    health = plan_stack.organisation("org-health", "health")
+    led: dict[str, str] = {}
+    for nhs_number, address, review_due in (
+        ("9434765919", ADDRESS, "2026-09-01"),
+        ("9434765927", ADDRESS.upper(), "2026-03-01"),  # overdue by now, and the address as another typed it
+        ("9434765870", NEW_ADDRESS, "2026-01-01"),
+        ("9434765900", ADDRESS, None),
+    ):
+        family_id = await plan_stack.family(council, nhs_number)
+        lead = {"name": "Sam Lead", "organisation_id": "org-council", "email": address}
+        created = await _stepped_down_plan(plan_stack, council, family_id, lead)
+        assert created.status_code == 201, created.text
+        if review_due:
+            await plan_stack.change(council, created.json(), "", {"next_review_due": review_due}, method="PATCH")
+        led[nhs_number] = created.json()["id"]
+
+    listed = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=council.headers)
+
+    assert listed.status_code == 200, listed.text
+    assert [plan["id"] for plan in listed.json()] == [led["9434765927"], led["9434765919"], led["9434765900"]]
+    assert [plan["next_review_due"] for plan in listed.json()] == ["2026-03-01", "2026-09-01", None]
+    # Another organisation learns nothing of who the council's staff lead, even naming the address.
+    elsewhere = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=health.headers)
+    assert elsewhere.status_code == 200 and elsewhere.json() == []
+    # A closed plan is no longer work to do.
+    plan = (await plan_stack.plans.get(f"/plans/{led['9434765900']}", headers=council.headers)).json()
+    await plan_stack.change(council, plan, "/discard", {"reason": "Opened by mistake"})
+    again = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=council.headers)
+    assert [plan["id"] for plan in again.json()] == [led["9434765927"], led["9434765919"]]
+
+    for params in ({}, {"lead_email": ADDRESS, "family_id": "fam-1"}):
+        refused = await plan_stack.plans.get("/plans", params=params, headers=council.headers)
+        assert_problem(refused, 422, "validation-failed")

@@ -1,4 +1,5 @@
-"""The lead's e-mail column comes with `plan_0002` and goes with its downgrade, leaving the plans as they were."""
+"""The lead's e-mail column comes with `plan_0002`, the referrals table with `plan_0004` and the contacts table with
+`plan_0005`; each goes with its downgrade, leaving the plans as they were."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -8,13 +9,16 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
+from services.access.projection import MIGRATIONS as ACCESS_MIGRATIONS
 from services.kit.db import Database
 from services.kit.migrations import alembic_config, upgrade_database
 from services.kit.settings import DatabaseSettings
 from services.kit.testing import DatabaseFactory
+from services.plan.document import Participant
 from services.plan.main import MIGRATIONS
-from services.plan.models import Plan
+from services.plan.models import Plan, PlanContact, SocialCareReferral
 
 
 @pytest.fixture
@@ -24,12 +28,12 @@ async def database(database_factory: DatabaseFactory) -> AsyncIterator[Database]
     await database.dispose()
 
 
-async def _downgrade_to_plan_0001(database: Database) -> None:
-    config = alembic_config(MIGRATIONS)
+async def _downgrade_to(database: Database, revision: str) -> None:
+    config = alembic_config([ACCESS_MIGRATIONS, MIGRATIONS])
 
     def downgrade(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.downgrade(config, "plan_0001")
+        command.downgrade(config, revision)
 
     async with database.engine.begin() as connection:
         await connection.run_sync(downgrade)
@@ -49,7 +53,7 @@ async def _plan_table(database: Database) -> tuple[dict[str, Any], dict[str, boo
 
 
 async def test_the_leads_email_column_is_added_and_dropped_again_keeping_the_plans(database: Database) -> None:
-    await upgrade_database(database, MIGRATIONS)
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
     columns, indexes_before = await _plan_table(database)
     assert columns["lead_email"]["nullable"] is True
     assert columns["lead_email"]["type"].length == 254
@@ -63,7 +67,7 @@ async def test_the_leads_email_column_is_added_and_dropped_again_keeping_the_pla
         session.add(plan)
         await session.commit()
 
-    await _downgrade_to_plan_0001(database)
+    await _downgrade_to(database, "plan_0001")
 
     columns, indexes = await _plan_table(database)
     assert "lead_email" not in columns
@@ -72,7 +76,73 @@ async def test_the_leads_email_column_is_added_and_dropped_again_keeping_the_pla
         kept = (await connection.execute(text("SELECT id, version, lead_name FROM plan"))).all()
     assert [tuple(row) for row in kept] == [("plan-1", 3, "Sam Lead")]
 
-    await upgrade_database(database, MIGRATIONS)
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
     async with database.engine.connect() as connection:
         again = (await connection.execute(text("SELECT id, lead_email FROM plan"))).all()
     assert [tuple(row) for row in again] == [("plan-1", None)]
+
+
+async def test_the_referrals_table_comes_with_plan_0004_and_goes_with_its_downgrade(database: Database) -> None:
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    at = datetime.now(UTC)
+    async with database.sessionmaker() as session:
+        session.add(SocialCareReferral(
+            id="referral-1", family_id="family-1", organisation_id="org-council", source="front_door",
+            referred_on=date(2026, 11, 2), reason="Concerns at home.", assessment_id="assessment-1", created_at=at,
+        ))  # fmt: skip
+        await session.commit()
+    async with database.sessionmaker() as session:
+        session.add(SocialCareReferral(
+            id="referral-2", family_id="family-1", organisation_id="org-council", source="front_door",
+            referred_on=date(2026, 11, 2), assessment_id="assessment-1", created_at=at,
+        ))  # fmt: skip
+        with pytest.raises(IntegrityError):  # one referral per assessment, however often its event comes
+            await session.commit()
+
+    await _downgrade_to(database, "plan_0003")
+
+    def tables(connection: Connection) -> list[str]:
+        return inspect(connection).get_table_names()
+
+    async with database.engine.connect() as connection:
+        assert "social_care_referral" not in await connection.run_sync(tables)
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    async with database.engine.connect() as connection:
+        assert "social_care_referral" in await connection.run_sync(tables)
+        assert (await connection.execute(text("SELECT count(*) FROM social_care_referral"))).scalar_one() == 0
+
+
+async def test_the_contacts_table_comes_with_plan_0005_and_goes_with_its_downgrade(database: Database) -> None:
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    at = datetime.now(UTC).replace(microsecond=0)
+    summary = "A long note of a home visit. " * 300  # beyond any VARCHAR a default would give
+    async with database.sessionmaker() as session:
+        session.add(Plan(
+            id="plan-1", family_id="family-1", status="active", version=1, organisation_id="org-council",
+            created_by="worker@org-council", opened_on=date(2026, 11, 2), created_at=at, updated_at=at,
+        ))  # fmt: skip
+        await session.flush()
+        session.add(PlanContact(
+            id="contact-1", plan_id="plan-1", family_id="family-1", kind="visit", occurred_at=at,
+            participants=[Participant(name="Grace", role="mother")], summary=summary,
+            organisation_id="org-council", recorded_by="worker@org-council", recorded_at=at,
+        ))  # fmt: skip
+        await session.commit()
+    async with database.sessionmaker() as session:
+        contact = await session.get(PlanContact, "contact-1")
+        assert contact is not None
+        assert (contact.summary, contact.occurred_at, contact.participants) == (
+            summary, at, [Participant(name="Grace", role="mother")]
+        )  # fmt: skip
+
+    await _downgrade_to(database, "plan_0004")
+
+    def tables(connection: Connection) -> list[str]:
+        return inspect(connection).get_table_names()
+
+    async with database.engine.connect() as connection:
+        assert "plan_contact" not in await connection.run_sync(tables)
+        assert (await connection.execute(text("SELECT count(*) FROM plan"))).scalar_one() == 1
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    async with database.engine.connect() as connection:
+        assert "plan_contact" in await connection.run_sync(tables)

@@ -2,10 +2,12 @@
 
 import httpx
 
-from tests.assessment.conftest import Organisation
-from tests.kit.conftest import eventually, published
-from tests.plan.conftest import PLATFORM_ORGANISATION, PlanStack
-from tests.services.test_every_service import assert_problem
+from tests.support.organisations import Organisation
+from tests.support.plan import PlanStack
+from tests.support.problems import assert_problem
+from tests.support.stack import PLATFORM_ORGANISATION
+from tests.support.streams import published
+from tests.support.waiting import eventually
 
 
 def _platform_service(stack: PlanStack) -> Organisation:

@@ -6,8 +6,10 @@ from typing import Any
 
 from services.kit.events.schemas import render, schema_file
 from services.plan.events import EVENT_PAYLOADS
-from tests.kit.conftest import eventually, published
-from tests.plan.conftest import PlanStack, assessment_answers
+from tests.support.plan import PlanStack
+from tests.support.samples import assessment_answers
+from tests.support.streams import published
+from tests.support.waiting import eventually
 
 
 def _events_of(events: list[dict[str, Any]], plan_id: str) -> list[dict[str, Any]]:
@@ -95,6 +97,7 @@ async def test_a_plan_is_worked_from_draft_to_review_to_closure_and_reopened(pla
     family_id = await plan_stack.family(council)
     await plan_stack.submit(council, family_id)
     plan = await plan_stack.opened_plan(council, family_id)
+    assert plan["allowed_actions"] == ["change", "add_goal", "activate", "discard", "record_contact"]
 
     premature = await plan_stack.plans.post(
         f"/plans/{plan['id']}/activate", json={}, headers={**council.headers, "If-Match": f'"{plan["version"]}"'}
@@ -107,17 +110,21 @@ async def test_a_plan_is_worked_from_draft_to_review_to_closure_and_reopened(pla
         headers={**council.headers, "If-Match": f'"{plan["version"]}"'},
     )
     assert closing_a_draft.status_code == 409
-    assert closing_a_draft.json()["status"] == "draft"
+    assert closing_a_draft.json()["plan_status"] == "draft"
     assert "draft" in closing_a_draft.json()["detail"]
 
     plan = await plan_stack.active_plan(council, family_id, activated_on="2025-03-03")
     assert plan["status"] == "active"
+    assert plan["allowed_actions"] == ["change", "add_goal", "review", "close", "step_up", "record_contact"]
     assert plan["activated_on"] == "2025-03-03"
     assert plan["next_review_due"] == "2025-04-14"  # six weeks on
     (goal,) = plan["goals"]
     assert goal["need_ids"] == [plan["needs"][0]["id"]]
 
-    team = [{"organisation_id": "org-school", "role": "attendance"}, {"organisation_id": "org-health", "role": "GP"}]
+    team = [
+        {"organisation_id": "org-school", "role": "attendance", "name": "Jo Bloggs"},
+        {"organisation_id": "org-health", "role": "GP", "name": None},
+    ]
     actions = [
         {
             "description": "Walking bus from Monday",
@@ -150,12 +157,13 @@ async def test_a_plan_is_worked_from_draft_to_review_to_closure_and_reopened(pla
     assert plan["status"] == "closed"
     assert plan["closure"] == {"reason": "outcomes_met", "note": None, "closed_on": "2025-06-30"}
     assert plan["next_review_due"] is None
+    assert plan["allowed_actions"] == ["reopen"]
 
     reviewing_a_closed_plan = await plan_stack.plans.post(
         f"/plans/{plan['id']}/reviews", json=review, headers={**council.headers, "If-Match": f'"{plan["version"]}"'}
     )
     assert reviewing_a_closed_plan.status_code == 409
-    assert reviewing_a_closed_plan.json()["status"] == "closed"
+    assert reviewing_a_closed_plan.json()["plan_status"] == "closed"
 
     plan = await plan_stack.change(council, plan, "/reopen", {"reason": "Housing fell through again."})
     assert plan["status"] == "active" and plan["closure"] is None

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.assessment.conftest import Organisation
-from tests.plan.conftest import EVERY_SCOPE, PlanStack, assessment_answers
+from tests.support.organisations import Organisation
+from tests.support.plan import EVERY_SCOPE, PlanStack
+from tests.support.samples import assessment_answers
 
 NEEDS = [
     {"description": "Attendance below 90% this term.", "outcome_area": "education_and_attendance"},

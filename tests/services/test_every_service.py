@@ -1,77 +1,41 @@
 """What every service and the gateway promise before any domain endpoint exists."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
-from fastapi import FastAPI
 
-from gateway.config import GatewaySettings
-from gateway.main import create_app as create_gateway
-from services.assessment.config import AssessmentSettings
-from services.assessment.main import create_app as create_assessment
-from services.consent.config import ConsentSettings
-from services.consent.main import create_app as create_consent
 from services.kit.natsserver import NatsServer
-from services.kit.settings import DatabaseSettings, HttpSettings, NatsSettings, ServiceSettings
-from services.kit.testing import DatabaseFactory, TokenMint, serve
-from services.notifications.config import NotificationsSettings
-from services.notifications.main import create_app as create_notifications
-from services.plan.config import PlanSettings
-from services.plan.main import create_app as create_plan
-from tests.kit.conftest import eventually
+from services.kit.settings import HttpSettings
+from services.kit.testing import TokenMint
+from tests.support.problems import assert_problem
+from tests.support.stack import NAMES, MigratedDatabase, started
 
-PROBLEM = "application/problem+json"
 MAX_BODY = 4096
 
-SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., FastAPI]]] = {
-    "assessment": (AssessmentSettings, create_assessment),
-    "consent": (ConsentSettings, create_consent),
-    "plan": (PlanSettings, create_plan),
-    "notifications": (NotificationsSettings, create_notifications),
-    "gateway": (GatewaySettings, create_gateway),
-}
 
-
-@pytest.fixture(params=sorted(SERVICES))
+@pytest.fixture(params=sorted(NAMES))
 async def service(
     request: pytest.FixtureRequest,
     nats_server: NatsServer,
-    database_factory: DatabaseFactory,
+    migrated_database: MigratedDatabase,
     tmp_path: Path,
     token_mint: TokenMint,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings_class, create_app = SERVICES[request.param]
-    settings = settings_class(
+    name: str = request.param
+    async with started(
+        name,
+        nats=nats_server,
+        database=migrated_database,
         data_dir=tmp_path,
-        database=DatabaseSettings(url=await database_factory(request.param)),
-        nats=NatsSettings(url=nats_server.url),
-        http=HttpSettings(max_body_bytes=MAX_BODY),
-    )
-    if isinstance(settings, NotificationsSettings):  # on PostgreSQL it keeps no key of its own
-        settings.secrets_key = Fernet.generate_key().decode()
-    app = create_app(settings)
-    async with serve(app) as client:
-        token_mint.trust(app)
+        mint=token_mint,
+        transport="asgi",
+        settings={name: {"http": HttpSettings(max_body_bytes=MAX_BODY)}},
+    ) as stack:
+        client = stack.clients[name]
         client.headers.update(token_mint.headers("admin"))
-        await eventually(lambda: nats_connected(app))
         yield client
-
-
-async def nats_connected(app: FastAPI) -> bool:
-    return bool(app.state.broker.is_connected)
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, object] = response.json()
-    assert body["type"] == f"urn:graduated-pathway:problem:{slug}"
-    assert body["status"] == status
-    assert body["title"]
-    return body
 
 
 async def test_malformed_json_is_a_400_problem(service: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-READY_WITHIN_SECONDS = 60
+READY_WITHIN_SECONDS = 180  # `make up` itself waits up to 120 s for each process
 STOPPED_WITHIN_SECONDS = 30
 
 
