@@ -14,7 +14,7 @@ NPM ?= npm
 CHROMIUM := /usr/bin/chromium
 FRONT_END := node_modules/.installed
 
-.PHONY: up demo-data test lint typecheck contracts compose-check pytest bench clean
+.PHONY: up nats-users demo-data conformance test lint typecheck contracts compose-check pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -39,9 +39,17 @@ $(CHROMIUM):
 up: $(VENV)/.synced $(FRONT_END)
 	$(BIN)/python -m deploy.local
 
+## The NATS users' credentials for docker-compose.yml's secrets, in .data/nats-users (seeds already there are kept).
+nats-users: $(VENV)/.synced
+	$(BIN)/python -m deploy.nats_users generate .data/nats-users
+
 ## Fill the running stack with 18 months of demo families through the gateway; options in ARGS="--families 500".
 demo-data: $(VENV)/.synced
-	$(BIN)/python -m deploy.demo_data $(ARGS)
+	$(BIN)/python -m tools.demo_data $(ARGS)
+
+## Check the running stack's answers against its OpenAPI document with schemathesis; ARGS="--group plan" runs one group.
+conformance: $(VENV)/.synced
+	$(BIN)/python -m tools.conformance $(ARGS)
 
 ## Lint, type-check, check the import contracts and the compose file, then run every test.
 test: lint typecheck contracts compose-check pytest

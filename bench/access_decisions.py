@@ -3,7 +3,7 @@
 The aim is under 2 ms added at p99 by enforcing consent on a read. The
 assessment service decides a permit from its own copy of grants while the copy
 is provably current, and asks the consent service otherwise
-(`services/kit/access_projection.py`). The consent service
+(`services/access/projection.py`). The consent service
 (`services.consent.main:create_app`) and the assessment service
 (`services.assessment.main:create_app`, with `ACCESS_DECISIONS_URL` naming the
 consent service and the services' own client from the gateway, as under `make
@@ -52,7 +52,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -64,8 +63,10 @@ from bench.common import (
     add_loop_argument,
     backend_name,
     drive,
+    expect,
     load_headers,
     load_row,
+    median_and_range,
     percentile,
     print_table,
     run,
@@ -74,18 +75,18 @@ from bench.common import (
     scratch_database,
     scratch_folder,
     serving,
+    verdict,
     wait_healthy,
 )
+from deploy.supervisor import acting_as, trusting
 from services.kit.natsserver import free_port
+from tools.synthetic.bodies import one_child, sample_answers, submitted_assessment
 
 TARGET_ADDED_P99_MS = 2.0
 REFUSAL_TIMEOUT_SECONDS = 10.0
 SETTLE_POLL_SECONDS = 0.25
 SETTLE_TIMEOUT_SECONDS = 120.0
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "assessment" / "samples" / "early-help-assessment-1.json"
-FORM = {"key": "early-help-assessment", "version": 1}
 # The benchmark's own fictional family, with no identifiers, so that every trial can register one afresh.
-FAMILY = {"members": [{"role": "child", "given_name": "Test", "family_name": "Child"}]}
 READER_ORGANISATION = {"name": "Bench reading school", "type": "school"}
 READER_SCOPES = ["assessments:read"]
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -96,23 +97,6 @@ PATH_NAMES = {
     "decision": "POST /access-decisions, reader, straight to consent",
 }
 BACKEND_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-
-
-def median_and_range(values: Sequence[float], unit: str = "") -> str:
-    return f"{statistics.median(values):.2f}{unit} (range {min(values):.2f} to {max(values):.2f})"
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "missed"
-
-
-def expect(response: httpx.Response, status: int) -> Any:
-    """The JSON of a response that must answer `status`; otherwise the run stops with what it said."""
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} answered {response.status_code}: {response.text[:500]}"
-        )
-    return response.json()
 
 
 def refused(response: httpx.Response) -> bool:
@@ -158,14 +142,14 @@ async def make_reader(gateway: Gateway, admin: httpx.AsyncClient) -> tuple[Gatew
     return Gateway(gateway.url, client["id"], client["client_secret"]), str(organisation["id"])
 
 
-async def family_with_assessment(clients: Clients, answers: dict[str, Any]) -> tuple[str, str, str]:
-    """A family and a submitted assessment, both by the author; their ids and the author's organisation."""
-    family = expect(await clients.author_assessment.post("/families", json=FAMILY), 201)
-    body = {"family_id": family["id"], "form": FORM, "answers": answers, "status": "submitted"}
+async def family_with_assessment(clients: Clients, answers: dict[str, Any]) -> tuple[str, str]:
+    """A family and a submitted assessment, both by the author; their ids."""
+    family = expect(await clients.author_assessment.post("/families", json=one_child()), 201)
+    body = submitted_assessment(family["id"], answers)
     assessment = expect(await clients.author_assessment.post("/assessments", json=body), 201)
     if assessment["status"] != "submitted":
         raise RuntimeError(f"the assessment was taken as {assessment['status']}, not submitted")
-    return str(family["id"]), str(assessment["id"]), str(assessment["organisation_id"])
+    return str(family["id"]), str(assessment["id"])
 
 
 async def grant(clients: Clients, family_id: str, reader_organisation: str) -> str:
@@ -198,7 +182,7 @@ async def settle(clients: Clients) -> None:
     started = time.perf_counter()
     last = -1
     while True:
-        verified = expect(await clients.author_consent.get("/audit/verify"), 200)
+        verified = expect(await clients.author_consent.get("/audit/verify", params={"full": "true"}), 200)
         if not verified["valid"]:
             raise RuntimeError(f"the consent service's access log does not verify: {verified}")
         if verified["entries"] == last:
@@ -218,15 +202,14 @@ async def enforcement(
     arguments: argparse.Namespace,
 ) -> dict[str, list[Load]]:
     """Each round's one-at-a-time load on the reader's read, the author's read and the bare decision."""
-    family_id, assessment_id, author_organisation = await family_with_assessment(clients, answers)
+    family_id, assessment_id = await family_with_assessment(clients, answers)
     path = f"/assessments/{assessment_id}"
     if not refused(await clients.reader_assessment.get(path)):
         raise RuntimeError("the reader could read the assessment before any grant: is ACCESS_DECISIONS_URL set?")
     grant_id = await grant(clients, family_id, reader_organisation)
     expect(await clients.reader_assessment.get(path), 200)
-    question = json.dumps(
-        {"family_id": family_id, "category": "assessment", "purpose": "early-help", "authors": [author_organisation]}
-    ).encode()
+    # The question names no authors: the consent service decides from its own records (docs/security.md).
+    question = json.dumps({"family_id": family_id, "category": "assessment", "purpose": "early-help"}).encode()
     await check_decision(clients, question, grant_id)
 
     sends: dict[str, Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]] = {
@@ -261,7 +244,7 @@ class Trial:
 async def withdrawal_trial(
     clients: Clients, reader_organisation: str, answers: dict[str, Any], withdrawal: bytes
 ) -> Trial:
-    family_id, assessment_id, _author = await family_with_assessment(clients, answers)
+    family_id, assessment_id = await family_with_assessment(clients, answers)
     path = f"/assessments/{assessment_id}"
     grant_id = await grant(clients, family_id, reader_organisation)
     expect(await clients.reader_assessment.get(path), 200)
@@ -287,7 +270,7 @@ async def withdrawal_trial(
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    answers = json.loads(SAMPLE.read_text())
+    answers = sample_answers()
     withdrawal = json.dumps({"reason": "The family asked us to stop sharing."}).encode()
     trials: list[Trial] = []
     with scratch_folder() as folder, running_nats(folder / "nats") as server:
@@ -305,13 +288,10 @@ async def main(arguments: argparse.Namespace) -> None:
             )
             common_env = {
                 "NATS_URL": server.url,
-                "AUTH_ISSUER": gateway.url,
-                "AUTH_JWKS_URL": f"{gateway.url}/.well-known/jwks.json",
+                **trusting(gateway.url),
                 "SERVICE_LOG_LEVEL": "WARNING",
                 # Its own client lets the assessment service keep a copy of grants it can trust, as under make up.
-                "SERVICE_CLIENT_ID": SERVICE_CLIENT_ID,
-                "SERVICE_CLIENT_SECRET": service_secret,
-                "SERVICE_CLIENT_TOKEN_URL": f"{gateway.url}/oauth/token",
+                **acting_as((SERVICE_CLIENT_ID, service_secret), gateway.url),
             }
             urls: dict[str, str] = {}
             for name, port, app in (

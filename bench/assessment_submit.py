@@ -40,6 +40,7 @@ from bench.common import (
     http_clients,
     load_headers,
     load_row,
+    median_and_range,
     print_table,
     run,
     running_gateway,
@@ -48,35 +49,18 @@ from bench.common import (
     scratch_folder,
     serving,
     serving_service,
+    verdict,
     wait_healthy,
 )
 from services.kit.natsserver import free_port
+from tools.synthetic.bodies import one_child, sample_answers, submitted_assessment
 
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 100.0
 APPS = ("service", "baseline")
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "assessment" / "samples" / "early-help-assessment-1.json"
-FORM = {"key": "early-help-assessment", "version": 1}
 # The benchmark's own fictional family; 9434765919 is a made-up NHS number with a valid check digit.
-FAMILY = {
-    "members": [
-        {
-            "role": "child",
-            "given_name": "Test",
-            "family_name": "Child",
-            "identifiers": [{"system": "nhs", "value": "9434765919"}],
-        }
-    ]
-}
+FAMILY = one_child(nhs_number="9434765919")
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def median_and_range(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):.2f} (range {min(values):.2f} to {max(values):.2f})"
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "missed"
 
 
 async def drive_posts(clients: Sequence[httpx.AsyncClient], requests: int, body: bytes) -> Load:
@@ -136,7 +120,7 @@ async def measure_backend(
         await wait_healthy(clients["service"][0])
         await authorise(gateway, token_client, *clients.values())
         family_id = await register_family(clients["service"][0])
-        body = json.dumps({"family_id": family_id, "form": FORM, "answers": answers, "status": "submitted"}).encode()
+        body = json.dumps(submitted_assessment(family_id, answers)).encode()
         await check_submitted(clients["service"][0], body)
         for app in APPS:
             await drive_posts(clients[app], arguments.warmup, body)
@@ -177,7 +161,7 @@ def report(backend: str, loads: dict[str, list[Load]], body_bytes: int, argument
 
 
 async def main(backends: Sequence[tuple[str, str | None]], arguments: argparse.Namespace) -> None:
-    answers = json.loads(SAMPLE.read_text())
+    answers = sample_answers()
     results: list[tuple[str, dict[str, list[Load]], int]] = []
     with scratch_folder() as folder, running_nats(folder / "nats") as server:
         async with AsyncExitStack() as stack:

@@ -10,7 +10,6 @@ import os
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from deploy.supervisor import Process, trusting, until_healthy, uvicorn
 from services.kit.db import Database
 from services.kit.events.broker import Broker
 from services.kit.events.envelope import CloudEvent, new_event
@@ -139,28 +139,16 @@ def add_databases_argument(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def serving(app: str, port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
     """An app factory served by one uvicorn worker on `port`; yields its base URL, and shows its log if that fails."""
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", app,
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    process = Process(app, uvicorn(app, port, "--log-level", "warning"), dict(env), log_file=log)
+    log.unlink(missing_ok=True)
+    process.start()
     try:
         yield f"http://127.0.0.1:{port}"
     except BaseException:
-        _stop(process)
+        process.stop_blocking(STOP_TIMEOUT_SECONDS)
         print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
         raise
-    _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    process.stop_blocking(STOP_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -196,8 +184,7 @@ def running_gateway(
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
         **{f"UPSTREAM_{name}_URL": upstream_url for name in ("ASSESSMENT", "CONSENT", "PLAN", "NOTIFICATIONS")},
-        "AUTH_ISSUER": url,
-        "AUTH_JWKS_URL": f"{url}/.well-known/jwks.json",
+        **trusting(url),
         "GATEWAY_BOOTSTRAP_CLIENT_ID": GATEWAY_CLIENT_ID,
         "GATEWAY_BOOTSTRAP_CLIENT_SECRET": secret,
         "RATE_LIMIT_PER_SECOND": "1000000",
@@ -212,16 +199,7 @@ def running_gateway(
 
 async def wait_healthy(client: httpx.AsyncClient) -> None:
     """Until `GET /healthz` answers 200."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{client.base_url}/healthz not ready within {START_TIMEOUT_SECONDS:g} s")
-        await asyncio.sleep(0.1)
+    await until_healthy(client, "/healthz", START_TIMEOUT_SECONDS)
 
 
 async def http_clients(stack: AsyncExitStack, base_url: str, count: int) -> list[httpx.AsyncClient]:
@@ -282,6 +260,25 @@ def load_headers(first: str, rate: str = "req/s") -> list[str]:
     return [first, "requests", "rounds", f"median {rate}", "min", "max", "p50 ms", "p99 ms"]
 
 
+def median_and_range(values: Sequence[float], unit: str = "") -> str:
+    """Rounds' figures as their median and range."""
+    return f"{statistics.median(values):.2f}{unit} (range {min(values):.2f} to {max(values):.2f})"
+
+
+def verdict(met: bool) -> str:
+    """How an aim went, as the report prints it."""
+    return "met" if met else "missed"
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    """The JSON of a response that must answer `status`; otherwise the run stops with what it said."""
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} answered {response.status_code}: {response.text[:500]}"
+        )
+    return response.json()
+
+
 def backend_name(database_url: str) -> str:
     """`sqlite` or `postgresql`, for the heading of a table."""
     return make_url(database_url).get_backend_name()
@@ -295,7 +292,7 @@ def sample_event(n: int) -> CloudEvent:
         type="note.written",
         subject=note_id,
         data={"note_id": note_id, "aggregate": f"family-{n % 100}"},
-        family_id=f"family-{n % 100}",
+        extensions={"familyid": f"family-{n % 100}"},
     )
 
 
@@ -349,7 +346,7 @@ async def kit_outbox_parts(stack: AsyncExitStack, database_url: str, nats_url: s
     """A migrated database with the outbox tables and a connected broker, both closed with `stack`."""
     database = Database(DatabaseSettings(url=database_url))
     stack.push_async_callback(database.dispose)
-    await upgrade_database(database, None)
+    await upgrade_database(database)
     broker = Broker(NatsSettings(url=nats_url), "bench-relay")
     broker.start()
     stack.push_async_callback(broker.close)
@@ -369,8 +366,7 @@ async def serving_service(
         "PATHWAY_DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
-        "AUTH_ISSUER": issuer,
-        "AUTH_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        **trusting(issuer),
         "SERVICE_LOG_LEVEL": "WARNING",
     }
     app = f"services.{service}.main:create_app"

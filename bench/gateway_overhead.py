@@ -15,7 +15,6 @@ the figures are the median and the range over rounds.
 
 import argparse
 import statistics
-from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import httpx
@@ -27,6 +26,7 @@ from bench.common import (
     http_clients,
     load_headers,
     load_row,
+    median_and_range,
     print_table,
     run,
     running_gateway,
@@ -34,6 +34,7 @@ from bench.common import (
     scratch_database,
     scratch_folder,
     serving,
+    verdict,
     wait_healthy,
 )
 from services.kit.natsserver import free_port
@@ -42,14 +43,6 @@ TARGET_ADDED_P50_MS = 2.0
 TARGET_THROUGHPUT_RATIO = 0.6
 PLAN_PATH = "/plans/6b0f8c1e-3d7a-4f51-9a0e-2c4d8e1f7a90"
 PATHS = ("direct", "gateway")
-
-
-def median_and_range(values: Sequence[float], unit: str = "") -> str:
-    return f"{statistics.median(values):.2f}{unit} (range {min(values):.2f} to {max(values):.2f})"
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "missed"
 
 
 async def read_plan(client: httpx.AsyncClient) -> httpx.Response:

@@ -1,6 +1,6 @@
 """A sustained mixed load through the gateway on PostgreSQL: 80% reads, 20% writes, consent enforced, audit on.
 
-The whole system runs as `make up` runs it (`python -m deploy.local`: a nats-server
+The whole system runs as `make up` runs it (`deploy.supervisor.System`: a nats-server
 and every service and the gateway in a process of its own), each process on a
 scratch PostgreSQL database of its own, with the gateway's rate limit too high to
 bite. A council's client registers families and posts their submitted early help
@@ -26,16 +26,11 @@ same size (`create_plan_stub_app`) at the same concurrency for `--baseline-secon
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import random
-import re
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -57,11 +52,11 @@ from bench.common import (
     wait_healthy,
 )
 from deploy import demo
+from deploy.supervisor import System
 from services.kit.natsserver import free_port
+from tools.synthetic.bodies import one_child, sample_answers, submitted_assessment
 
 PROCESSES = ("gateway", "assessment", "consent", "plan", "notifications")
-SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "assessment" / "samples"
-READY_SECONDS = 120.0
 STREAM = "PATHWAY"
 BATCH = 50  # events a consumer fetches at once (CONSUMER_BATCH_SIZE's default)
 # (kind, share): reads 80%, writes 20%.
@@ -82,44 +77,23 @@ def resident_mib(pid: int) -> float:
     return 0.0
 
 
-def children_of(pid: int) -> dict[str, int]:
-    """The runner's processes by name: each uvicorn by the app it serves, and nats-server."""
-    found: dict[str, int] = {}
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-            command = (status.parent / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(fields[1]) != pid:
-            continue
-        text = b" ".join(command).decode(errors="replace")
-        name = next((p for p in PROCESSES if f"{p}.main:create_app" in text), "nats-server")
-        found[name] = int(status.parent.name)
-    return found
-
-
-@contextmanager
-def whole_system(folder: Path, databases: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        "PATHWAY_DATA_DIR": str(folder / "data"),
-        "PATHWAY_GATEWAY_PORT": str(port),
+async def whole_system(stack: AsyncExitStack, data_dir: Path, databases: dict[str, str]) -> System:
+    """The system as `make up` runs it, on `databases`, with no rate limit that bites; stopped with `stack`."""
+    settings = {
         "RATE_LIMIT_PER_SECOND": "1000000",
         "RATE_LIMIT_BURST": "1000000",
         "SERVICE_LOG_LEVEL": "WARNING",
         "NOTIFICATIONS_SECRETS_KEY": Fernet.generate_key().decode(),
         **{f"{name.upper()}_DATABASE_URL": url for name, url in databases.items()},
     }
-    log = (folder / "system.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.local"], env={**os.environ, **env}, stdout=log, stderr=log
-    )
+    system = System(data_dir, free_port(), settings=settings, log_each=True)
+    stack.push_async_callback(system.stop)
     try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
+        await system.start()
+    except (RuntimeError, TimeoutError) as failure:
+        logs = "\n".join(f"{name}: {(data_dir / f'{name}.log').read_text()[-1000:]}" for name in system.processes)
+        raise SystemExit(f"the system did not start: {failure}\n{logs}") from failure
+    return system
 
 
 class Families:
@@ -133,16 +107,13 @@ class Families:
 
 
 async def prepare(http: httpx.AsyncClient, council: dict[str, str], health_org: str, count: int) -> Families:
-    answers = json.loads((SAMPLES / "early-help-assessment-1.json").read_text())
+    answers = sample_answers()
     families = Families()
     for n in range(count):
-        member = {"role": "child", "given_name": "Bench", "family_name": f"Child{n}"}
-        family = await http.post("/families", json={"members": [member]}, headers=council)
+        family = await http.post("/families", json=one_child("Bench", f"Child{n}"), headers=council)
         family.raise_for_status()
         family_id = family.json()["id"]
-        body = {"family_id": family_id, "form": {"key": "early-help-assessment", "version": 1}, "answers": answers,
-                "status": "submitted"}  # fmt: skip
-        assessment = await http.post("/assessments", json=body, headers=council)
+        assessment = await http.post("/assessments", json=submitted_assessment(family_id, answers), headers=council)
         assessment.raise_for_status()
         grant = {"family_id": family_id, "given_by_role": "parent_or_carer", "evidence": "written",
                  "categories": ["assessment", "plan"], "recipient_organisations": [health_org]}  # fmt: skip
@@ -231,24 +202,17 @@ async def main(arguments: argparse.Namespace) -> None:
             databases = {
                 name: await stack.enter_async_context(scratch_database(folder, f"load_{name}")) for name in PROCESSES
             }
-            port = free_port()
-            runner = stack.enter_context(whole_system(folder, databases, port))
-            url = f"http://127.0.0.1:{port}"
+            system = await whole_system(stack, folder / "data", databases)
+            url = system.gateway_url
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
-            deadline = time.monotonic() + READY_SECONDS
-            while not (folder / "data" / demo.CREDENTIALS_FILE).exists():
-                if time.monotonic() > deadline or runner.poll() is not None:
-                    raise SystemExit((folder / "system.log").read_text()[-4000:])
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(2)  # the seed writes the file before it prints the table
-            people = demo.demo_clients(folder / "data")
+            people = demo.demo_clients(system.data_dir)
             council = await demo.bearer(http, people["council"]["client_id"], people["council"]["client_secret"])
             health = await demo.bearer(http, people["health"]["client_id"], people["health"]["client_secret"])
             families = await prepare(http, council, people["health"]["organisation_id"], arguments.families)
             clients = await http_clients(stack, url, arguments.concurrency)
             await load(clients, arguments.warmup, families, council, health, arguments.seed)
-            processes = children_of(runner.pid)
-            nats_url = printed_nats_url(folder / "system.log")
+            processes = {("nats-server" if p.name == "nats" else p.name): p.pid for p in system.processes.values()}
+            nats_url = system.nats_url
             samples: list[Sample] = []
             sampling = asyncio.create_task(sample_every(arguments.sample_every, processes, nats_url, samples))
             latencies, unexpected, seconds = await load(
@@ -291,13 +255,6 @@ async def main(arguments: argparse.Namespace) -> None:
     print(f"\nanswers other than 200/201: {dict(unexpected) or 'none'}")
     print_memory(samples)
     print_backlog(samples)
-
-
-def printed_nats_url(log: Path) -> str:
-    """The NATS server `make up`'s runner started, as it printed it."""
-    found = re.search(r"^\s+nats\s+(nats://\S+)", log.read_text(errors="replace"), re.MULTILINE)
-    assert found is not None, "the runner printed no NATS URL"
-    return found.group(1)
 
 
 async def consumer_backlog(nats_url: str) -> dict[str, int]:

@@ -42,7 +42,6 @@ import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -62,6 +61,7 @@ from bench.common import (
     add_loop_argument,
     chosen_backends,
     database_server,
+    expect,
     kit_outbox_parts,
     percentile,
     print_table,
@@ -73,17 +73,16 @@ from bench.common import (
     serving,
     wait_healthy,
 )
+from deploy.supervisor import acting_as, trusting
 from services.kit.events.envelope import nats_subject
 from services.kit.events.outbox import OutboxRelay
 from services.kit.natsserver import free_port
 from services.kit.settings import OutboxSettings
+from tools.synthetic.bodies import one_child, sample_answers, submitted_assessment
 
 TARGET_P99_MS = 50.0
 ARRIVAL_TIMEOUT_SECONDS = 30.0
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "assessment" / "samples" / "early-help-assessment-1.json"
-FORM = {"key": "early-help-assessment", "version": 1}
 # The benchmark's own fictional family, with no identifiers, so that every trial can register one afresh.
-FAMILY = {"members": [{"role": "child", "given_name": "Test", "family_name": "Child"}]}
 AUTHOR_ORGANISATION = {"name": "Bench assessing school", "type": "school"}
 AUTHOR_SCOPES = ["assessments:read", "assessments:write"]
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -100,15 +99,6 @@ PATH_NAMES = {
     "outbox": "baseline: commit → JetStream consumer (kit outbox)",
     "publish": "baseline: js.publish → JetStream consumer",
 }
-
-
-def expect(response: httpx.Response, status: int) -> Any:
-    """The JSON of a response that must answer `status`; otherwise the run stops with what it said."""
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} answered {response.status_code}: {response.text[:500]}"
-        )
-    return response.json()
 
 
 class EventArrivals:
@@ -208,8 +198,8 @@ class Trials:
 
 
 async def trial(harness: Harness, answers: dict[str, Any], trials: Trials | None) -> None:
-    family = expect(await harness.author.post("/families", json=FAMILY), 201)
-    body = json.dumps({"family_id": family["id"], "form": FORM, "answers": answers, "status": "submitted"})
+    family = expect(await harness.author.post("/families", json=one_child()), 201)
+    body = json.dumps(submitted_assessment(family["id"], answers))
     submitted = await harness.author.post("/assessments", content=body, headers=JSON_HEADERS)
     committed = time.perf_counter()
     assessment = expect(submitted, 201)
@@ -249,7 +239,7 @@ async def make_author(gateway: Gateway, token: httpx.AsyncClient) -> Gateway:
 
 
 async def measure_backend(backend: str, server_url: str | None, arguments: argparse.Namespace) -> Trials:
-    answers = json.loads(SAMPLE.read_text())
+    answers = sample_answers()
     trials = Trials()
     with scratch_folder() as folder, running_nats(folder / "nats") as server:
         async with AsyncExitStack() as stack:
@@ -268,13 +258,10 @@ async def measure_backend(backend: str, server_url: str | None, arguments: argpa
             )
             common_env = {
                 "NATS_URL": server.url,
-                "AUTH_ISSUER": gateway.url,
-                "AUTH_JWKS_URL": f"{gateway.url}/.well-known/jwks.json",
+                **trusting(gateway.url),
                 "SERVICE_LOG_LEVEL": "WARNING",
                 # The services' own client, which the gateway ensures at start, as compose hands it to every service.
-                "SERVICE_CLIENT_ID": SERVICE_CLIENT_ID,
-                "SERVICE_CLIENT_SECRET": service_secret,
-                "SERVICE_CLIENT_TOKEN_URL": f"{gateway.url}/oauth/token",
+                **acting_as((SERVICE_CLIENT_ID, service_secret), gateway.url),
             }
             for name, app in SERVICES:
                 data_dir = folder / name

@@ -17,7 +17,8 @@ stepped up to social care, 7% are a family's second plan within 12 months of a
 closure (a re-referral), and the rest are active or still drafts; each plan's needs,
 goals, actions, team and reviews are filled as the service would have left
 them, and the columns reports read (`outcome_areas`, `all_needs_met`,
-`working_days_to_active`, `children`, the practice dates) agree with them.
+`working_days_to_active`, the practice dates, who may see each plan) are
+derived by the plan service's own `lifecycle`, so they agree with them.
 
 The gateway's admin API makes two of the 20 organisations: a council whose
 client holds `reports:read reports:all`, and a school whose client holds
@@ -72,15 +73,28 @@ from bench.common import (
     wait_healthy,
 )
 from services.kit.natsserver import free_port
-from services.plan.models import AssessmentRecord, Plan, PlanOrganisation
-from services.plan.workdays import working_days_between
+from services.plan.document import (
+    Action,
+    Attendee,
+    Goal,
+    Need,
+    NeedStatus,
+    PlanDocumentColumn,
+    Rating,
+    Review,
+    TeamMember,
+    dumped,
+)
+from services.plan.models import AssessmentRecord, Plan, PlanEpisode, PlanOrganisation, episode_rows
+from services.plan.service import lifecycle
+from services.plan.service.lifecycle import REVIEW_INTERVAL, days_since_closure, plan_organisations, requested_on
+from services.plan.transitions import STEPPED_UP
 
 TARGET_MS = 1000.0
 REPORTS = ("assessments-started", "time-to-plan", "closures", "re-referrals", "caseload", "claims")
 PERIOD_MONTHS = {"re-referrals": 3, "caseload": 0}  # caseload is as of today; the others cover 12 months
 HISTORY_DAYS = 548  # 18 months of practice
 INSERT_CHUNK = 5_000
-JSON_COLUMNS = frozenset({"team", "needs", "goals", "actions", "reviews"})
 
 # Twenty organisations of the six types, as in a county: the gateway makes the first council and school.
 ORGANISATIONS = {"school": 7, "health": 4, "council": 3, "voluntary": 3, "police": 2, "social_care": 1}
@@ -209,6 +223,7 @@ CLOSE_NOTES = (
     None,
     None,
 )
+NEED_STATUSES: tuple[NeedStatus, ...] = ("met", "open", "not_met")
 STAGES = ("pre_contemplation", "contemplation", "action", "maintenance", "sustained")
 STEP_UP_REASONS = (
     "Concerns escalated after a further domestic incident; referred to the front door.",
@@ -226,21 +241,27 @@ class Organisation:
 class PracticeData:
     """A council's 18 months of plans, who may see them, and the assessments and requests behind them."""
 
-    plans: list[dict[str, Any]] = field(default_factory=list)
-    plan_organisations: list[dict[str, Any]] = field(default_factory=list)
-    assessments: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    plan_organisations: list[PlanOrganisation] = field(default_factory=list)
+    plan_episodes: list[PlanEpisode] = field(default_factory=list)
+    assessments: list[AssessmentRecord] = field(default_factory=list)
 
     def proportions(self) -> str:
         """How the plans ended up, as shares of all plans."""
-        counts = Counter(plan["close_reason"] or plan["status"] for plan in self.plans)
-        counts["re-referral"] = sum(1 for plan in self.plans if plan["re_referral"])
+        counts = Counter(plan.close_reason or plan.status for plan in self.plans)
+        counts["re-referral"] = sum(1 for plan in self.plans if plan.re_referral)
         shares = ", ".join(f"{name} {count / len(self.plans):.1%}" for name, count in counts.most_common())
-        families = len({plan["family_id"] for plan in self.plans})
+        families = len({plan.family_id for plan in self.plans})
         return f"{len(self.plans):,} plans of {families:,} families: {shares}"
 
 
 class Practice:
-    """Makes `PracticeData` up to `today`, reproducibly from a seed."""
+    """Makes `PracticeData` up to `today`, reproducibly from a seed.
+
+    What happens to a plan is made up here (when it opened, was activated, reviewed and closed, and why); what
+    each step writes on its row is the plan service's own `lifecycle`, so the columns reports read agree with
+    the document as the service would have left them.
+    """
 
     def __init__(self, seed: int, today: date, organisations: Sequence[Organisation]) -> None:
         self.rng = random.Random(seed)
@@ -263,9 +284,9 @@ class Practice:
         closed = [
             plan
             for plan in first_plans
-            if plan["closed_on"] is not None
-            and plan["close_reason"] != "stepped_up_to_social_care"
-            and plan["closed_on"] < self.today - timedelta(days=7)
+            if plan.closed_on is not None
+            and plan.close_reason != STEPPED_UP
+            and plan.closed_on < self.today - timedelta(days=7)
         ]
         for earlier in self.rng.sample(closed, re_referrals):
             self._re_referral(earlier)
@@ -293,17 +314,9 @@ class Practice:
         """Practice happens on working days: a weekend date moves back to the Friday."""
         return day - timedelta(days=max(day.weekday() - 4, 0))
 
-    @staticmethod
-    def _add_working_days(day: date, count: int) -> date:
-        while count > 0:
-            day += timedelta(days=1)
-            if day.weekday() < 5:
-                count -= 1
-        return day
-
     # --- one plan -------------------------------------------------------------------------
 
-    def _plan(self, outcome: str) -> dict[str, Any]:
+    def _plan(self, outcome: str) -> Plan:
         """A first plan that ended up as `outcome`, its dates placed so that it did by today."""
         rng = self.rng
         request_days = rng.randint(1, 14) if rng.random() < REQUEST_FIRST_SHARE else None
@@ -328,13 +341,14 @@ class Practice:
             submit_days=submit_days,
             activate_days=activate_days,
             life=life,
-            days_since_closure=None,
+            last_closure=None,
         )
 
-    def _re_referral(self, earlier: dict[str, Any]) -> None:
+    def _re_referral(self, earlier: Plan) -> None:
         """The family of a closed plan back within 12 months: a new plan, however far it has got by today."""
         rng = self.rng
-        closed_on: date = earlier["closed_on"]
+        closed_on = earlier.closed_on
+        assert closed_on is not None
         band = rng.random()
         gap = rng.randint(7, 42) if band < 0.25 else rng.randint(43, 183) if band < 0.6 else rng.randint(184, 365)
         gap = min(gap, (self.today - closed_on).days)
@@ -355,13 +369,13 @@ class Practice:
             outcome = "active"
         self._write(
             outcome,
-            family_id=earlier["family_id"],
+            family_id=earlier.family_id,
             opened_on=opened_on,
             request_days=request_days or None,
             submit_days=submit_days,
             activate_days=activate_days,
             life=life,
-            days_since_closure=(opened_on - closed_on).days,
+            last_closure=closed_on,
         )
 
     def _activation_delay(self, request_days: int | None, submit_days: int) -> int:
@@ -374,7 +388,7 @@ class Practice:
         rng = self.rng
         if outcome == "outcomes_met":
             return max(60, min(int(rng.gauss(190, 60)), 420))
-        if outcome == "stepped_up_to_social_care":
+        if outcome == STEPPED_UP:
             return rng.randint(14, 200)
         return rng.randint(30, 300)
 
@@ -388,15 +402,15 @@ class Practice:
         submit_days: int,
         activate_days: int,
         life: int,
-        days_since_closure: int | None,
-    ) -> dict[str, Any]:
+        last_closure: date | None,
+    ) -> Plan:
+        """The plan as the service would have written it: opened, then activated, reviewed and closed by `lifecycle`."""
         rng = self.rng
         status = outcome if outcome in ("active", "draft") else "closed"
         author = self._organisation(ASSESSORS)
         submitted_on = min(opened_on + timedelta(days=submit_days), self.today)
-        requested_on = self._weekday(opened_on - timedelta(days=request_days)) if request_days else None
-        if requested_on and days_since_closure is not None and (opened_on - requested_on).days >= days_since_closure:
-            requested_on = None  # a request before the last plan closed belongs to that plan
+        request_on = self._weekday(opened_on - timedelta(days=request_days)) if request_days else None
+        request_at = self._at(request_on) if request_on else None
         activated_on = (
             min(max(self._weekday(opened_on + timedelta(days=activate_days)), submitted_on), self.today)
             if status != "draft"
@@ -413,101 +427,90 @@ class Practice:
         needs = self._needs(outcome)
         goals = self._goals(needs, opened_on, draft=status == "draft")
         reviews = self._reviews(goals, lead, activated_on, closed_on or self.today) if activated_on else []
-        last_milestone = max(
-            [opened_on, submitted_on, activated_on or opened_on, closed_on or opened_on]
-            + [date.fromisoformat(review["held_on"]) for review in reviews]
-        )
-        next_review_due = None
-        if status == "active":
-            assert activated_on is not None
-            next_review_due = (date.fromisoformat(reviews[-1]["held_on"]) if reviews else activated_on) + timedelta(
-                weeks=6
-            )
         plan_id, assessment_id = self._id(), self._id()
         # One version for each change: the lead and team, each goal, activation, each review, closure.
         changes = [lead is not None or bool(team), activated_on is not None, closed_on is not None]
-        version = 1 + sum(changes) + len(goals) + len(reviews)
-        plan = {
-            "id": plan_id,
-            "family_id": family_id,
-            "status": status,
-            "version": version,
-            "organisation_id": author.id,
-            "created_by": "service:plan",
-            "assessment_id": assessment_id,
-            "lead_name": lead[0] if lead else None,
-            "lead_organisation_id": lead[1].id if lead else None,
-            "lead_email": None,
-            "team": team,
-            "needs": needs,
-            "goals": goals,
-            "actions": self._actions(activated_on, lead) if activated_on else [],
-            "reviews": reviews,
-            "children": rng.choices((1, 2, 3, 4, 5), weights=(38, 34, 17, 8, 3))[0],
-            "level_of_need": rng.choices(("2", "3"), weights=(65, 35))[0],
-            "requested_on": requested_on,
-            "opened_on": opened_on,
-            "activated_on": activated_on,
-            "closed_on": closed_on,
-            "stepped_up_on": closed_on if outcome == "stepped_up_to_social_care" else None,
-            "working_days_to_active": working_days_between(requested_on or opened_on, activated_on)
-            if activated_on
-            else None,
-            "created_at": created_at,
-            "updated_at": max(created_at, self._at(last_milestone)),
-            "next_review_due": next_review_due,
-            # The service's sweep announces a review that has fallen due once; it would have by now.
-            "review_due_announced": next_review_due if next_review_due and next_review_due <= self.today else None,
-            "close_reason": outcome if status == "closed" else None,
-            "close_note": rng.choice(CLOSE_NOTES) if status == "closed" else None,
-            "outcome_areas": len({need["outcome_area"] for need in needs}) if status == "closed" else 0,
-            "all_needs_met": status == "closed" and all(need["status"] == "met" for need in needs),
-            "step_up_reason": rng.choice(STEP_UP_REASONS) if outcome == "stepped_up_to_social_care" else None,
-            "stepped_down_from": None,
-            "re_referral": days_since_closure is not None,
-            "days_since_last_closure": days_since_closure,
-        }
+        days = days_since_closure(last_closure, opened_on)
+        plan = Plan(
+            id=plan_id,
+            family_id=family_id,
+            status="draft",
+            version=1 + sum(changes) + len(goals) + len(reviews),
+            organisation_id=author.id,
+            created_by="service:plan",
+            assessment_id=assessment_id,
+            lead_name=lead[0] if lead else None,
+            lead_organisation_id=lead[1].id if lead else None,
+            lead_email=None,
+            team=team,
+            needs=needs,
+            goals=goals,
+            actions=self._actions(activated_on, lead) if activated_on else [],
+            reviews=[],
+            children=rng.choices((1, 2, 3, 4, 5), weights=(38, 34, 17, 8, 3))[0],
+            level_of_need=rng.choices(("2", "3"), weights=(65, 35))[0],
+            requested_on=requested_on(request_at, opened_on, last_closure),
+            opened_on=opened_on,
+            created_at=created_at,
+            updated_at=created_at,
+            stepped_down_from=None,
+            re_referral=days is not None,
+            days_since_last_closure=days,
+        )
+        lifecycle.first_episode(plan)
+        if activated_on is not None:
+            lifecycle.activate(plan, activated_on)
+        for review in reviews:  # as the service records each one
+            plan.reviews = [*plan.reviews, review]
+            plan.next_review_due = review.next_review_due
+        if closed_on is not None and outcome == STEPPED_UP:
+            lifecycle.step_up(plan, rng.choice(STEP_UP_REASONS), closed_on)
+        elif closed_on is not None:
+            lifecycle.close(plan, outcome, rng.choice(CLOSE_NOTES), closed_on)
+        plan.updated_at = max(created_at, self._at(max(lifecycle.latest_milestone(plan), submitted_on)))
+        # The service's sweep announces a review that has fallen due once; it would have by now.
+        due = plan.next_review_due
+        plan.review_due_announced = due if due is not None and due <= self.today else None
         self.data.plans.append(plan)
+        self.data.plan_episodes.extend(episode_rows(plan))
         self.data.plan_organisations.extend(
-            {"plan_id": plan_id, "organisation_id": organisation}
-            for organisation in sorted(
-                {author.id, *(member["organisation_id"] for member in team)} | ({lead[1].id} if lead else set())
-            )
+            PlanOrganisation(plan_id=plan_id, organisation_id=organisation)
+            for organisation in sorted(plan_organisations(plan))
         )
         self.data.assessments.append(
             self._assessment(
-                assessment_id, family_id, author, "early-help-assessment", started_at, created_at, days_since_closure,
+                assessment_id, family_id, author, "early-help-assessment", started_at, created_at, last_closure
             )
-        )  # fmt: skip
-        if requested_on is not None:
-            at = self._at(requested_on)
+        )
+        if request_on is not None and request_at is not None:
             self.data.assessments.append(
                 self._assessment(
-                    self._id(), family_id, self._organisation(REQUESTERS), "request-for-support", at, at,
-                    days_since_closure + (requested_on - opened_on).days if days_since_closure is not None else None,
+                    self._id(), family_id, self._organisation(REQUESTERS), "request-for-support", request_at,
+                    request_at, last_closure,
                 )
             )  # fmt: skip
         return plan
 
-    def _team(self, lead: Organisation | None, *, draft: bool) -> list[dict[str, Any]]:
+    def _team(self, lead: Organisation | None, *, draft: bool) -> list[TeamMember]:
         """The team around the family: the lead's organisation and the agencies working with the family."""
         others = self.rng.choice((0, 1)) if draft else self.rng.choices((1, 2, 3), weights=(35, 45, 20))[0]
-        members: dict[str, dict[str, Any]] = {}
+        members: dict[str, TeamMember] = {}
         for organisation in [*([lead] if lead else []), *self.rng.sample(self._all(), others)]:
             role = self.rng.choice(ROLES[organisation.type])
-            members.setdefault(organisation.id, {"organisation_id": organisation.id, "role": role})
+            members.setdefault(organisation.id, TeamMember(organisation_id=organisation.id, role=role))
         return list(members.values())
 
     def _all(self) -> list[Organisation]:
         return [organisation for organisations in self.by_type.values() for organisation in organisations]
 
-    def _needs(self, outcome: str) -> list[dict[str, Any]]:
+    def _needs(self, outcome: str) -> list[Need]:
         rng = self.rng
         count = rng.choices((1, 2, 3, 4, 5), weights=(12, 28, 30, 20, 10))[0]
         areas = self._areas(count)
         all_met = outcome == "outcomes_met" and rng.random() < 0.85
         needs = []
         for area in areas:
+            status: NeedStatus
             if outcome == "draft":
                 status = "open"
             elif outcome == "active":
@@ -517,12 +520,10 @@ class Practice:
             elif outcome == "outcomes_met":
                 status = "met" if rng.random() < 0.6 else "not_met"
             else:
-                status = rng.choices(("met", "open", "not_met"), weights=(25, 50, 25))[0]
-            needs.append(
-                {"id": self._id(), "description": OUTCOME_AREAS[area][1], "outcome_area": area, "status": status}
-            )
-        if outcome == "outcomes_met" and not all_met and all(need["status"] == "met" for need in needs):
-            needs[-1]["status"] = "not_met"
+                status = rng.choices(NEED_STATUSES, weights=(25, 50, 25))[0]
+            needs.append(Need(id=self._id(), description=OUTCOME_AREAS[area][1], outcome_area=area, status=status))
+        if outcome == "outcomes_met" and not all_met and all(need.status == "met" for need in needs):
+            needs[-1] = needs[-1].model_copy(update={"status": "not_met"})
         return needs
 
     def _areas(self, count: int) -> list[str]:
@@ -535,69 +536,69 @@ class Practice:
             del weights[area]
         return chosen
 
-    def _goals(self, needs: Sequence[dict[str, Any]], opened_on: date, *, draft: bool) -> list[dict[str, Any]]:
+    def _goals(self, needs: Sequence[Need], opened_on: date, *, draft: bool) -> list[Goal]:
         chosen = needs[: self.rng.choice((0, 1))] if draft else needs
         return [
-            {
-                "id": self._id(),
-                "need_ids": [need["id"]],
-                "outcome_area": need["outcome_area"],
-                "description": OUTCOME_AREAS[need["outcome_area"]][2],
-                "measure_of_success": OUTCOME_AREAS[need["outcome_area"]][3],
-                "added_at": self._at(min(opened_on + timedelta(days=self.rng.randint(0, 5)), self.today)).isoformat(),
-            }
+            Goal(
+                id=self._id(),
+                need_ids=[need.id],
+                outcome_area=need.outcome_area,
+                description=OUTCOME_AREAS[need.outcome_area][2],
+                measure_of_success=OUTCOME_AREAS[need.outcome_area][3],
+                added_at=self._at(min(opened_on + timedelta(days=self.rng.randint(0, 5)), self.today)),
+            )
             for need in chosen
         ]
 
-    def _actions(self, activated_on: date, lead: tuple[str, Organisation] | None) -> list[dict[str, Any]]:
+    def _actions(self, activated_on: date, lead: tuple[str, Organisation] | None) -> list[Action]:
         owner, organisation = lead or self.rng.choice(self.leads)
         actions = []
         for description in self.rng.sample(ACTIONS, self.rng.randint(1, 4)):
             due_on = activated_on + timedelta(days=self.rng.randint(14, 120))
             done_on = due_on - timedelta(days=self.rng.randint(0, 10)) if due_on < self.today else None
             actions.append(
-                {
-                    "id": self._id(),
-                    "description": description,
-                    "owner": owner,
-                    "organisation_id": organisation.id,
-                    "due_on": due_on.isoformat(),
-                    "done_on": done_on.isoformat() if done_on else None,
-                }
+                Action(
+                    id=self._id(),
+                    description=description,
+                    owner=owner,
+                    organisation_id=organisation.id,
+                    due_on=due_on,
+                    done_on=done_on,
+                )
             )
         return actions
 
     def _reviews(
-        self, goals: Sequence[dict[str, Any]], lead: tuple[str, Organisation] | None, activated_on: date, until: date
-    ) -> list[dict[str, Any]]:
+        self, goals: Sequence[Goal], lead: tuple[str, Organisation] | None, activated_on: date, until: date
+    ) -> list[Review]:
         """A review every 6 weeks from activation, each rating every goal on the change matrix."""
         rng = self.rng
-        reviews: list[dict[str, Any]] = []
+        reviews: list[Review] = []
         held_on = activated_on
         name, organisation = lead or rng.choice(self.leads)
         while len(reviews) < 10:
-            held_on = self._weekday(held_on + timedelta(weeks=6))
+            held_on = self._weekday(held_on + REVIEW_INTERVAL)
             if held_on > until:
                 break
             stage = min(len(reviews) + rng.randint(0, 2), len(STAGES) - 1)
             reviews.append(
-                {
-                    "id": self._id(),
-                    "held_on": held_on.isoformat(),
-                    "attendees": [
-                        {"name": name, "role": "Lead professional", "organisation_id": organisation.id},
-                        {"name": self._name(), "role": "Parent", "organisation_id": None},
+                Review(
+                    id=self._id(),
+                    held_on=held_on,
+                    attendees=[
+                        Attendee(name=name, role="Lead professional", organisation_id=organisation.id),
+                        Attendee(name=self._name(), role="Parent", organisation_id=None),
                     ],
-                    "family_voice": rng.choice(FAMILY_VOICES),
-                    "ratings": [
-                        {"goal_id": goal["id"], "stage": STAGES[stage], "score": min(2 * stage + rng.randint(1, 2), 10)}
+                    family_voice=rng.choice(FAMILY_VOICES),
+                    ratings=[
+                        Rating(goal_id=goal.id, stage=STAGES[stage], score=min(2 * stage + rng.randint(1, 2), 10))
                         for goal in goals
                     ],
-                    "next_review_due": (held_on + timedelta(weeks=6)).isoformat(),
-                    "recorded_by": f"staff:{name.lower().replace(' ', '.')}",
-                    "organisation_id": organisation.id,
-                    "recorded_at": self._at(held_on).isoformat(),
-                }
+                    next_review_due=held_on + REVIEW_INTERVAL,
+                    recorded_by=f"staff:{name.lower().replace(' ', '.')}",
+                    organisation_id=organisation.id,
+                    recorded_at=self._at(held_on),
+                )
             )
         return reviews
 
@@ -611,20 +612,22 @@ class Practice:
         form_key: str,
         started_at: datetime,
         submitted_at: datetime | None,
-        days_since_closure: int | None,
-    ) -> dict[str, Any]:
-        re_referral = submitted_at is not None and days_since_closure is not None and 0 <= days_since_closure <= 365
-        return {
-            "assessment_id": assessment_id,
-            "family_id": family_id,
-            "organisation_id": organisation.id,
-            "organisation_type": organisation.type,
-            "form_key": form_key,
-            "started_at": started_at,
-            "submitted_at": submitted_at,
-            "re_referral": re_referral,
-            "days_since_last_closure": days_since_closure if re_referral else None,
-        }
+        last_closure: date | None,
+    ) -> AssessmentRecord:
+        """An assessment or request as the service notes it, a re-referral when submitted within 12 months of
+        the family's last closure."""
+        days = days_since_closure(last_closure, submitted_at.date()) if submitted_at is not None else None
+        return AssessmentRecord(
+            assessment_id=assessment_id,
+            family_id=family_id,
+            organisation_id=organisation.id,
+            organisation_type=organisation.type,
+            form_key=form_key,
+            started_at=started_at,
+            submitted_at=submitted_at,
+            re_referral=days is not None,
+            days_since_last_closure=days,
+        )
 
     def _other_assessments(self, count: int) -> None:
         """Assessments still being written (or given up), and requests for support that led to no plan."""
@@ -652,13 +655,28 @@ def _table(model: Any) -> Table:
 TABLES = (
     (_table(Plan), "plans"),
     (_table(PlanOrganisation), "plan_organisations"),
+    (_table(PlanEpisode), "plan_episodes"),
     (_table(AssessmentRecord), "assessments"),
 )
 
 
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), INSERT_CHUNK):
         yield rows[start : start + INSERT_CHUNK]
+
+
+def _values(table: Table, row: Any) -> dict[str, Any]:
+    """A row's columns by name, as SQLAlchemy binds them (the plan's document typed, turned to JSON by its column)."""
+    return {column.name: getattr(row, column.name) for column in table.columns}
+
+
+def _record(table: Table, row: Any) -> tuple[Any, ...]:
+    """A row's columns in order, for COPY: the plan's document as JSON text."""
+    return tuple(
+        json.dumps(dumped(value)) if isinstance(column.type, PlanDocumentColumn) else value
+        for column in table.columns
+        for value in (getattr(row, column.name),)
+    )
 
 
 async def write(database_url: str, data: PracticeData) -> None:
@@ -668,15 +686,12 @@ async def write(database_url: str, data: PracticeData) -> None:
         connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
         try:
             for table, attribute in TABLES:
-                rows: list[dict[str, Any]] = getattr(data, attribute)
+                rows: list[Any] = getattr(data, attribute)
                 columns = [column.name for column in table.columns]
-                records = (
-                    tuple(json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in columns)
-                    for row in rows
-                )
+                records = (_record(table, row) for row in rows)
                 await connection.copy_records_to_table(table.name, records=records, columns=columns)
             # Autovacuum would have done this on a live database; without it the planner guesses.
-            await connection.execute("VACUUM ANALYZE plan, plan_organisation, assessment_record")
+            await connection.execute("VACUUM ANALYZE plan, plan_organisation, plan_episode, assessment_record")
         finally:
             await connection.close()
         return
@@ -685,7 +700,7 @@ async def write(database_url: str, data: PracticeData) -> None:
         async with engine.begin() as connection:
             for table, attribute in TABLES:
                 for chunk in _chunks(getattr(data, attribute)):
-                    await connection.execute(insert(table), chunk)
+                    await connection.execute(insert(table), [_values(table, row) for row in chunk])
         async with engine.begin() as connection:
             await connection.execute(text("ANALYZE"))
     finally:

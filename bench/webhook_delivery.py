@@ -13,7 +13,7 @@ every event is written by the subscriber's organisation (`orgid` and the data's
 A council subscribes with `POST /subscriptions` to `plan.*` and keeps the secret.
 
 The receiver, an integrator's end of the webhook, is a bare Starlette app in a
-uvicorn worker of its own (`create_receiver_app`): it verifies each signature
+uvicorn worker of its own (`bench.webhook_receiver`): it verifies each signature
 with `standardwebhooks.Webhook(secret).verify`, reads the body as a CloudEvent
 with the `cloudevents` package, notes `time.perf_counter()` against the
 `webhook-id` and answers 204. It is a process of its own, rather than a server
@@ -54,26 +54,19 @@ One second at 50 events/s on both paths warms them up first, untimed.
 import argparse
 import asyncio
 import math
-import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import nats
-from cloudevents.core.formats.json import JSONFormat
 from cryptography.fernet import Fernet
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from standardwebhooks import Webhook
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from bench.common import (
     BACKEND_TITLES,
@@ -82,6 +75,7 @@ from bench.common import (
     add_loop_argument,
     chosen_backends,
     database_server,
+    expect,
     kit_outbox_parts,
     percentile,
     print_table,
@@ -92,12 +86,15 @@ from bench.common import (
     serving,
     wait_healthy,
 )
+from bench.pacing import Trace, paced
+from bench.webhook_receiver import RECEIVER_SECRET_ENV, Receipts
 from services.kit.db import Database
-from services.kit.events.envelope import CloudEvent, nats_subject, new_event, to_json
+from services.kit.events.envelope import nats_subject, to_json
 from services.kit.events.outbox import MSG_ID_HEADER, OutboxRelay, record_event
 from services.kit.natsserver import free_port
 from services.kit.settings import OutboxSettings
 from services.kit.testing import TokenMint, running, token_endpoint
+from tools.synthetic.plan_changes import PlanChanges
 
 TARGET_P99_MS = 100.0
 TARGET_P99_RATE = 200.0
@@ -106,11 +103,9 @@ GROWTH_ALLOWANCE_SECONDS = 0.1  # backlog growth under what arrives in this long
 WARMUP_RATE = 50.0
 WARMUP_SECONDS = 1.0
 WARMUP_DRAIN_SECONDS = 30.0
-POLL_SECONDS = 0.2
 SETTLE_SECONDS = 0.5
 COMMITS_IN_FLIGHT = 64
 POSTS_IN_FLIGHT = 256  # the service's in_flight_total
-RECEIVER_SECRET_ENV = "BENCH_WEBHOOK_SECRET"  # noqa: S105 (the name of a variable, not a secret)
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"  # what the service sends
 SUBSCRIBER_SCOPES = "subscriptions:manage"
 SERVICE_ORGANISATION = "bench-services"
@@ -121,177 +116,6 @@ PATH_NAMES = {
     "baseline": "baseline: POST → verified (no service)",
 }
 NOT_KNOWN = "—"
-
-
-# --- the receiver, in a uvicorn of its own ------------------------------------------
-
-
-class Receiver:
-    """The integrator's end: verifies each webhook, reads its CloudEvent, answers 204 and notes when."""
-
-    def __init__(self, secret: str) -> None:
-        self.webhook = Webhook(secret)
-        self.format = JSONFormat()
-        self.arrived: list[tuple[str, float]] = []
-        self.seen: set[str] = set()
-        self.refused = 0
-        self.copies = 0
-
-    async def receive(self, request: Request) -> Response:
-        body = await request.body()
-        try:
-            self.webhook.verify(body, dict(request.headers), json_parse=False)
-            event = self.format.read(None, body)
-        except Exception:  # noqa: BLE001 (a bad signature or an unreadable event are both refusals)
-            self.refused += 1
-            return Response(status_code=400)
-        verified = time.perf_counter()
-        webhook_id = request.headers["webhook-id"]
-        if event.get_id() != webhook_id:
-            self.refused += 1
-            return Response(status_code=400)
-        if webhook_id in self.seen:  # delivery is at least once: a copy is told by its webhook-id
-            self.copies += 1
-        else:
-            self.seen.add(webhook_id)
-            self.arrived.append((webhook_id, verified))
-        return Response(status_code=204)
-
-    async def arrivals(self, request: Request) -> JSONResponse:
-        """Webhook ids and when they were verified, from the `since`-th on, with the refusals and copies so far."""
-        since = int(request.query_params.get("since", "0"))
-        return JSONResponse({"arrived": self.arrived[since:], "refused": self.refused, "copies": self.copies})
-
-
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-def create_receiver_app() -> Starlette:
-    """For `uvicorn --factory`: the receiver, verifying with the secret in `BENCH_WEBHOOK_SECRET`."""
-    receiver = Receiver(os.environ[RECEIVER_SECRET_ENV])
-    return Starlette(
-        routes=[
-            Route("/webhooks", receiver.receive, methods=["POST"]),
-            Route("/arrivals", receiver.arrivals),
-            Route("/healthz", healthz),
-        ]
-    )
-
-
-class Receipts:
-    """This script's copy of what the receiver has verified: when each webhook id first arrived."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.at: dict[str, float] = {}
-        self.refused = 0
-        self.copies = 0
-        self._fetched = 0
-
-    async def collect(self) -> None:
-        response = await self.client.get("/arrivals", params={"since": self._fetched})
-        response.raise_for_status()
-        answer = response.json()
-        for webhook_id, verified in answer["arrived"]:
-            self.at[webhook_id] = verified
-        self._fetched += len(answer["arrived"])
-        self.refused, self.copies = answer["refused"], answer["copies"]
-
-    async def wait_for(self, webhook_ids: Collection[str], deadline: float) -> None:
-        """Until every one of `webhook_ids` has been verified, or `deadline` (a `perf_counter` time) passes."""
-        while True:
-            await self.collect()
-            if all(webhook_id in self.at for webhook_id in webhook_ids) or time.perf_counter() > deadline:
-                return
-            await asyncio.sleep(POLL_SECONDS)
-
-
-# --- the load ----------------------------------------------------------------------
-
-
-class PlanChanges:
-    """`plan.updated` events by the subscriber's organisation, spread over families, each a version up on the last."""
-
-    def __init__(self, families: int, organisation_id: str) -> None:
-        self.organisation_id = organisation_id
-        self.plans = [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(families)]  # family, plan
-        self.versions = [1] * families
-        self.count = 0
-
-    def next(self) -> CloudEvent:
-        index = self.count % len(self.plans)
-        self.count += 1
-        family_id, plan_id = self.plans[index]
-        self.versions[index] += 1
-        return new_event(
-            source="/services/plan",
-            type="plan.updated",
-            subject=f"plan/{plan_id}",
-            data={
-                "plan_id": plan_id,
-                "family_id": family_id,
-                "organisation_id": self.organisation_id,
-                "version": self.versions[index],
-                "changed": ["goals"],
-            },
-            family_id=family_id,
-            organisation_id=self.organisation_id,
-        )
-
-
-@dataclass
-class Trace:
-    """One path at one rate: when each event was sent (its commit returned, or its POST began) and arrived."""
-
-    rate: float
-    seconds: float
-    started: float = 0.0
-    sent: dict[str, float] = field(default_factory=dict)
-    arrived: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ended(self) -> float:
-        return self.started + self.seconds
-
-    def backlog(self, at: float) -> int:
-        """Sent but not yet arrived at `at`."""
-        return sum(sent <= at for sent in self.sent.values()) - sum(arrived <= at for arrived in self.arrived.values())
-
-    def growth(self) -> int:
-        return self.backlog(self.ended) - self.backlog(self.started + self.seconds / 2)
-
-    def milliseconds(self) -> list[float]:
-        """Each event's latency, in order, with those that never arrived last as infinite."""
-        return sorted(
-            (self.arrived[event_id] - sent) * 1000 if event_id in self.arrived else math.inf
-            for event_id, sent in self.sent.items()
-        )
-
-
-async def paced(rate: float, seconds: float, send: Callable[[], Awaitable[None]], in_flight: int) -> float:
-    """`rate` times `seconds` calls of `send`, each started on schedule as a task of its own; returns the start.
-
-    At most `in_flight` run at once; beyond that the schedule waits, and the rate sent shows it.
-    """
-    room = asyncio.Semaphore(in_flight)
-    tasks: list[asyncio.Task[None]] = []
-
-    async def one() -> None:
-        try:
-            await send()
-        finally:
-            room.release()
-
-    started = time.perf_counter()
-    for n in range(round(rate * seconds)):
-        # The loop's timers are coarser than 1 ms: a late wake-up starts what fell due meanwhile at once.
-        if (wait := started + n / rate - time.perf_counter()) > 0:
-            await asyncio.sleep(wait)
-        await room.acquire()
-        tasks.append(asyncio.create_task(one()))
-    await asyncio.gather(*tasks)
-    return started
 
 
 @dataclass
@@ -358,15 +182,6 @@ class Harness:
 # --- the stack ---------------------------------------------------------------------
 
 
-def expect(response: httpx.Response, status: int) -> Any:
-    """The JSON of a response that must answer `status`; otherwise the run stops with what it said."""
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} answered {response.status_code}: {response.text[:500]}"
-        )
-    return response.json()
-
-
 @dataclass
 class RateResult:
     rate: float
@@ -430,7 +245,7 @@ async def measure_backend(backend: str, server_url: str | None, arguments: argpa
             secret = expect(subscribed, 201)["secret"]
             receiver_url = stack.enter_context(
                 serving(
-                    "bench.webhook_delivery:create_receiver_app",
+                    "bench.webhook_receiver:create_receiver_app",
                     receiver_port,
                     {RECEIVER_SECRET_ENV: secret},
                     folder / "receiver.log",
