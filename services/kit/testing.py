@@ -220,11 +220,15 @@ async def running(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
 
 # Building an SSL context loads the CA bundle, tens of milliseconds each time: the clients of tests share one.
 _TLS = httpx.create_ssl_context()
+# httpx waits five seconds for an answer by default. Two test workers, each running whole stacks, on two shared
+# cores sometimes take longer than that to answer a write that is correct: a test that means a time limit asserts
+# it itself, so its clients only give up on a service that has stopped answering.
+PATIENT = httpx.Timeout(30.0)
 
 
 def loopback_client(base_url: str) -> httpx.AsyncClient:
     """A client of an app that `running` or `LoopbackServers` serves."""
-    return httpx.AsyncClient(base_url=base_url, verify=_TLS)
+    return httpx.AsyncClient(base_url=base_url, verify=_TLS, timeout=PATIENT)
 
 
 @asynccontextmanager
@@ -233,7 +237,9 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         # A client sees the 500 problem, not the exception behind it.
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service.test", verify=_TLS) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://service.test", verify=_TLS, timeout=PATIENT
+        ) as client:
             yield client
 
 

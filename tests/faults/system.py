@@ -110,7 +110,7 @@ class System(Supervised):
         assert self.bootstrap is not None, "a system of the faults tests starts on a fresh data folder"
         await super().start()  # the services, then the gateway in front of them, then the demo organisations
         council = demo.demo_clients(self.data_dir)["council"]
-        async with httpx.AsyncClient(base_url=self.gateway_url) as http:
+        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=30) as http:
             self.council = await demo.bearer(http, council["client_id"], council["client_secret"])
 
     async def terminate_logged(self, name: str) -> str:

@@ -94,7 +94,7 @@ class Observed:
     async def start(self) -> None:
         await self.receiver.start()
         council = self.system.council
-        async with httpx.AsyncClient(base_url=self.system.gateway_url) as http:
+        async with httpx.AsyncClient(base_url=self.system.gateway_url, timeout=30) as http:
             body = {"url": self.receiver.url, "event_types": ["plan.*"]}
             subscribed = await http.post("/subscriptions", json=body, headers=council)
         assert subscribed.status_code == 201, subscribed.text
@@ -226,7 +226,7 @@ async def assert_every_plan_read_is_in_the_access_log(system: System, load: Load
         for t in load.tries
         if (t.method, t.status) == ("GET", 200) and "/plans/" in t.path
     )
-    async with httpx.AsyncClient(base_url=system.gateway_url, headers=system.council) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, headers=system.council, timeout=30) as http:
 
         async def every_read_logged() -> bool:
             for work in load.plans:

@@ -347,14 +347,14 @@ async def submitted_since(nats_url: str, since: datetime) -> list[str]:
 
 async def bearer_of(system: System, organisation: str) -> dict[str, str]:
     client = demo.demo_clients(system.data_dir)[organisation]
-    async with httpx.AsyncClient(base_url=system.gateway_url) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as http:
         return await demo.bearer(http, client["client_id"], client["client_secret"])
 
 
 async def access_revision(system: System) -> int:
     """The consent service's access revision, asked as the services ask it."""
     client_id, secret = demo.service_client_credentials(system.data_dir)
-    async with httpx.AsyncClient(base_url=system.gateway_url) as http:
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as http:
         headers = await demo.bearer(http, client_id, secret)
         answer = await http.get(f"http://127.0.0.1:{system['consent'].port}/internal/access-revision", headers=headers)
     assert answer.status_code == 200, answer.text

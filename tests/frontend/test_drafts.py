@@ -26,7 +26,7 @@ async def started_assessment(http: httpx.AsyncClient) -> str:
 
 
 async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: GatewayStack, people: People) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.health)
         assessment = await started_assessment(http)
         page = (await http.get(f"{assessment}/pages/about")).text
@@ -40,7 +40,7 @@ async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: GatewaySta
         assert "Your draft is saved. You can come back to it at any time." in overview
         assert overview.count("Not started") == 9  # ten pages, one answered
 
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as later:  # another day, signed in again
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as later:  # another day, signed in again
         await sign_in(later, people.health)
         again = (await later.get(f"{assessment}/pages/about")).text
         assert f">{REASON}</textarea>" in again
@@ -49,7 +49,7 @@ async def test_a_draft_saved_part_way_is_there_to_come_back_to(stack: GatewaySta
 async def test_a_page_saved_over_someone_elses_change_is_not_lost_and_is_shown_to_check(
     stack: GatewayStack, people: People
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.health)
         assessment = await started_assessment(http)
         assessment_id = assessment.rsplit("/", 1)[-1]

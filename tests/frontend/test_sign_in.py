@@ -17,7 +17,7 @@ from tests.support.gateway import GatewayStack
 async def test_a_wrong_password_is_refused_the_govuk_way_and_a_right_one_opens_a_session_held_only_as_a_digest(
     stack: GatewayStack, people: People
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         refused = await sign_in(http, people.school, password="not-the-password")
         assert refused.status_code == 422
         assert "gp_session" not in refused.cookies
@@ -44,7 +44,7 @@ async def test_a_wrong_password_is_refused_the_govuk_way_and_a_right_one_opens_a
 
 
 async def test_a_form_without_its_csrf_token_changes_nothing(stack: GatewayStack, people: People) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.health)
         page = (await http.get("/staff/families/new")).text
         family = {"child_given_name": "Ava", "child_family_name": "Example", "nhs_number": "9434765919",
@@ -67,7 +67,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(stack: GatewayStack
 async def test_signing_out_ends_the_session_and_the_old_cookie_opens_nothing(
     stack: GatewayStack, people: People
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.school)
         token = http.cookies["gp_session"]
         page = (await http.get("/staff/find")).text
@@ -75,7 +75,7 @@ async def test_signing_out_ends_the_session_and_the_old_cookie_opens_nothing(
         assert out.status_code == 303 and out.headers["location"] == "/staff/sign-in?signed-out=1"
         assert "You have signed out." in (await http.get(out.headers["location"])).text
 
-    async with httpx.AsyncClient(base_url=stack.gateway.url, cookies={"gp_session": token}) as replayed:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, cookies={"gp_session": token}, timeout=30) as replayed:
         again = await replayed.get("/staff/families/new")
     assert again.status_code == 303
     assert again.headers["location"] == "/staff/sign-in?next=%2Fstaff%2Ffamilies%2Fnew"
@@ -85,7 +85,7 @@ async def test_a_session_left_idle_times_out_and_sign_in_returns_to_the_page_ask
     stack: GatewayStack, people: People
 ) -> None:
     stack.gateway.app.state.settings.front_end.idle_minutes = 0.02  # 1.2 seconds
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.school)
         assert (await http.get("/staff/find")).status_code == 200
         await asyncio.sleep(1.5)
@@ -105,7 +105,7 @@ async def test_a_session_left_idle_times_out_and_sign_in_returns_to_the_page_ask
 async def test_the_sign_in_form_needs_its_own_token_and_a_disabled_member_is_signed_out(
     stack: GatewayStack, people: People
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         forged = await http.post(
             "/staff/sign-in",
             data={"email": people.school.email, "password": people.school.password, "sign_in_token": "x"},
@@ -256,7 +256,7 @@ async def test_a_member_must_change_the_password_an_administrator_gave_before_do
 async def test_an_identifier_that_is_not_valid_is_explained_beside_the_field(
     stack: GatewayStack, people: People
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.gateway.url) as http:
+    async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as http:
         await sign_in(http, people.school)
         page = (await http.get("/staff/find")).text
         found = await http.post(

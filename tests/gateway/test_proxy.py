@@ -85,7 +85,7 @@ async def test_a_service_that_is_down_is_a_502(
     port = free_port()
     nothing_there = f"http://127.0.0.1:{free_port()}"
     app = create_app(gateway_settings(nats_server.url, await database_factory("gw"), tmp_path, nothing_there, port))
-    async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
+    async with running(app, port) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         gateway = Gateway(url, app, http)
         response = await http.get("/consents", headers=await gateway.bearer())
         assert response.status_code == 502

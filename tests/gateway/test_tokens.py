@@ -174,7 +174,7 @@ async def test_the_services_own_client_is_ensured_at_start_and_gets_the_service_
     settings.identity.service_client_id, settings.identity.service_client_secret = SERVICE_ID, SERVICE_SECRET
     for _start in ("first", "again"):  # a restart finds the client and its organisation already there
         app = create_app(settings)
-        async with running(app, port) as url, httpx.AsyncClient(base_url=url) as http:
+        async with running(app, port) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
             gateway = Gateway(url, app, http)
             token = await gateway.token(SERVICE_ID, SERVICE_SECRET, scope="service")
             claims = jwt.decode(token, KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())).claims

@@ -36,7 +36,7 @@ async def notifications_process(env: dict[str, str], port: int, log: Path) -> As
     process = Process("notifications", command, env, f"http://127.0.0.1:{port}/readyz", port, log)
     process.start()
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             await process.wait_healthy(client, within=30)
         yield process
     finally:
@@ -72,7 +72,7 @@ async def test_every_event_reaches_the_receiver_across_a_kill_and_a_nats_restart
         owner = token_mint.headers(MANAGES, organisation_id="org-council", organisation_type="council")
         try:
             async with notifications_process(env, port, log) as first:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                     body = {"url": receiver.url, "event_types": list(PLAN_EVENTS)}
                     created = await client.post("/subscriptions", json=body, headers=owner)
                     assert created.status_code == 201, created.text

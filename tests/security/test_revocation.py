@@ -85,7 +85,7 @@ async def answers(stack: GatewayStack, holder: Holder) -> tuple[int, int]:
     """What the gateway and the assessment service, asked directly, answer to the holder's token."""
     headers = {"Authorization": f"Bearer {holder.token}"}
     through_gateway = await stack.gateway.http.get("/forms", headers=headers)
-    async with httpx.AsyncClient(base_url=assessment_url(stack)) as direct:
+    async with httpx.AsyncClient(base_url=assessment_url(stack), timeout=30) as direct:
         at_service = await direct.get("/forms", headers=headers)
     return through_gateway.status_code, at_service.status_code
 
@@ -194,7 +194,7 @@ async def test_a_flood_of_made_up_key_ids_reloads_the_key_ring_at_most_once(
     monkeypatch.setattr(repository, "published_keys", counted_read)
     monkeypatch.setattr(jwks.client, "get", counted_get)
 
-    async with httpx.AsyncClient(base_url=assessment_url(stack)) as direct:
+    async with httpx.AsyncClient(base_url=assessment_url(stack), timeout=30) as direct:
         for _ in range(40):
             headers = {"Authorization": f"Bearer {token_with_a_made_up_kid(stack)}"}
             assert (await stack.gateway.http.get("/forms", headers=headers)).status_code == 401

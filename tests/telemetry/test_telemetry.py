@@ -48,7 +48,7 @@ class Traced:
 
     async def scrape(self, name: str) -> str:
         """`/metrics` on the process's own port, with no token, as the cluster's scraper reads it."""
-        async with httpx.AsyncClient(base_url=self.stack.urls[name]) as scraper:
+        async with httpx.AsyncClient(base_url=self.stack.urls[name], timeout=30) as scraper:
             response = await scraper.get("/metrics")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/plain")
