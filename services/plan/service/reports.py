@@ -21,7 +21,6 @@ from services.kit.auth import Principal
 from services.kit.breakdowns import breakdown
 from services.kit.clock import now
 from services.plan import repository
-from services.plan.document import Rating
 from services.plan.schemas import (
     AssessmentsStarted,
     Caseload,
@@ -346,26 +345,30 @@ DISTANCE_TRAVELLED = (
 STAGES = ("pre_contemplation", "contemplation", "action", "maintenance", "sustained")
 
 
-def _movement(first: Rating, latest: Rating) -> str:
-    before, after = (STAGES.index(first.stage), first.score), (STAGES.index(latest.stage), latest.score)
+def _movement(first: dict[str, Any], latest: dict[str, Any]) -> str:
+    before = (STAGES.index(first["stage"]), first["score"])
+    after = (STAGES.index(latest["stage"]), latest["score"])
     return "improved" if after > before else "worse" if after < before else "same"
 
 
 async def distance_travelled(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
     """Movement on the change matrix between each plan's first and latest review, per outcome area."""
     by = breakdown(by, BY_PLAN)
+    start, end = period.start.isoformat(), period.end.isoformat()  # reviews hold their dates as ISO strings
     counts: dict[tuple[str | None, str], Counter[str]] = defaultdict(Counter)
     plans = 0
     for row in await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by):
-        reviews = sorted((r for r in row.reviews if r.held_on <= period.end), key=lambda r: (r.held_on, r.recorded_at))
-        if len(reviews) < 2 or reviews[-1].held_on < period.start:
+        reviews = sorted(
+            (r for r in row.reviews if r["held_on"] <= end), key=lambda r: (r["held_on"], r["recorded_at"])
+        )
+        if len(reviews) < 2 or reviews[-1]["held_on"] < start:
             continue
         plans += 1
-        areas = {goal.id: goal.outcome_area for goal in row.goals}
-        ratings: dict[str, list[Rating]] = defaultdict(list)
+        areas = {goal["id"]: goal["outcome_area"] for goal in row.goals}
+        ratings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for review in reviews:
-            for rating in review.ratings:
-                ratings[rating.goal_id].append(rating)
+            for rating in review["ratings"]:
+                ratings[rating["goal_id"]].append(rating)
         for goal_id, rated in ratings.items():
             if len(rated) >= 2 and goal_id in areas:
                 counts[(_label(row.group) if by else None, areas[goal_id])][_movement(rated[0], rated[-1])] += 1
