@@ -570,7 +570,14 @@ async def front_door_report(
     session: SessionDep,
     principal: ReadsReports,
     period: Annotated[ReportPeriod, Depends(_report_period)],
-    by: Annotated[str | None, Query(max_length=40, description="a breakdown: agency; any other is a 400")] = None,
+    by: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="a breakdown: agency; any other is a 400",
+            json_schema_extra={"enum": list(reports.BREAKDOWNS)},
+        ),
+    ] = None,
     fmt: Annotated[
         Literal["json", "csv"] | None, Query(alias="format", description="csv, or send Accept: text/csv")
     ] = None,

@@ -384,9 +384,14 @@ Format = Annotated[Literal["json", "csv"] | None, Query(alias="format", descript
 # Each report documents its CSV form beside the JSON one.
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
 Accept = Annotated[str | None, Header()]
+# The document lists the breakdowns; the report itself refuses any other with a 400 that names them.
 By = Annotated[
     str | None,
-    Query(max_length=40, description="a breakdown: level_of_need, lead_agency or agency; any other is a 400"),
+    Query(
+        max_length=40,
+        description="a breakdown: level_of_need, lead_agency or agency; any other is a 400",
+        json_schema_extra={"enum": list(service.reports.BY_PLAN)},
+    ),
 ]
 BY_RESPONSES = {**CSV_RESPONSE, **problems(400)}
 

@@ -19,6 +19,7 @@ from services.kit.auth import Principal
 from services.kit.breakdowns import breakdown
 
 WORKING_DAYS_TARGET = 10
+BREAKDOWNS = tuple(repository.FRONT_DOOR_BREAKDOWNS)
 FRONT_DOOR = (
     "Requests for support decided at the front door in the period (by the day of the decision in England), by "
     "outcome; of them, the share decided within 10 working days of the request (working days after the day it was "
@@ -53,7 +54,7 @@ async def front_door(
     session: AsyncSession, principal: Principal, period: ReportPeriod, by: str | None
 ) -> tuple[FrontDoor, list[dict[str, object]]]:
     """Decisions by outcome, and how many came within 10 working days of the request."""
-    by = breakdown(by, repository.FRONT_DOOR_BREAKDOWNS)
+    by = breakdown(by, BREAKDOWNS)
     decided = await repository.front_door_decisions(
         session, _start_of(period.start), _start_of(period.end + timedelta(days=1)), _visible_to(principal), by
     )
