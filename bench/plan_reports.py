@@ -91,8 +91,33 @@ from services.plan.service.lifecycle import REVIEW_INTERVAL, days_since_closure,
 from services.plan.transitions import STEPPED_UP
 
 TARGET_MS = 1000.0
-REPORTS = ("assessments-started", "time-to-plan", "closures", "re-referrals", "caseload", "claims")
-PERIOD_MONTHS = {"re-referrals": 3, "caseload": 0}  # caseload is as of today; the others cover 12 months
+REPORTS = (
+    "assessments-started",
+    "time-to-plan",
+    "closures",
+    "re-referrals",
+    "caseload",
+    "claims",
+    "open-work",
+    "plan-duration",
+    "reviews-overdue",
+    "distance-travelled",
+    "step-down-outcomes",
+)
+# Caseload, open work and overdue reviews are as of today; the others cover 12 months.
+PERIOD_MONTHS = {"re-referrals": 3, "caseload": 0, "open-work": 0, "reviews-overdue": 0}
+# How many plans, episodes or assessments each report's answer counts, by the field that says so.
+COUNTED_BY = {
+    "assessments-started": "total",
+    "time-to-plan": "plans_activated",
+    "closures": "closed",
+    "re-referrals": "closed",
+    "open-work": "plans",
+    "plan-duration": "closed",
+    "reviews-overdue": "active",
+    "distance-travelled": "plans",
+    "step-down-outcomes": "stepped_down",
+}
 HISTORY_DAYS = 548  # 18 months of practice
 INSERT_CHUNK = 5_000
 
@@ -441,7 +466,7 @@ class Practice:
             assessment_id=assessment_id,
             lead_name=lead[0] if lead else None,
             lead_organisation_id=lead[1].id if lead else None,
-            lead_email=None,
+            lead_email=f"{lead[0].lower().replace(' ', '.')}@{lead[1].id}.example" if lead else None,
             team=team,
             needs=needs,
             goals=goals,
@@ -732,12 +757,8 @@ def period(report: str, today: date) -> dict[str, str]:
 
 def counted(report: str, answer: dict[str, Any]) -> int:
     """How many assessments or plans the report's answer counts."""
-    if report == "assessments-started":
-        return int(answer["total"])
-    if report == "time-to-plan":
-        return int(answer["plans_activated"])
-    if report in ("closures", "re-referrals"):
-        return int(answer["closed"])
+    if report in COUNTED_BY:
+        return int(answer[COUNTED_BY[report]])
     if report == "caseload":
         return sum(int(lead["families"]) for lead in answer["leads"])
     return len(answer["candidates"]) + int(answer["awaiting_six_months"])

@@ -52,6 +52,7 @@ ROUTES: dict[str, str] = {
 # Paths under another service's prefix, and the service that owns them: looked at before `ROUTES`.
 NESTED_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/families/[^/]+/social-care-referrals(/|$)"), "plan"),
+    (re.compile(r"/reports/front-door(/|$)"), "assessment"),  # the front door's requests and decisions are there
 )
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 # Passed on as well, so that the service that owns the path answers 405 naming the methods it allows.

@@ -1,10 +1,10 @@
 """Every query the assessment service makes."""
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, func, insert, inspect, or_, select, tuple_
+from sqlalchemy import and_, func, insert, inspect, null, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -204,3 +204,37 @@ async def decided_requests(
     query = query.order_by(col(RequestDecision.decided_at).desc(), col(RequestDecision.assessment_id).desc())
     rows = await session.execute(query.limit(limit))
     return [(assessment, decision) for assessment, decision in rows.all()]
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+class Decided(NamedTuple):
+    group: str | None
+    outcome: str
+    working_days_to_decision: int
+
+
+# What `by=` breaks the front door's report down by: the organisation that made the request.
+FRONT_DOOR_BREAKDOWNS: dict[str, Any] = {"agency": Assessment.organisation_id}
+
+
+async def front_door_decisions(
+    session: AsyncSession, since: datetime, before: datetime, visible_to: str | None, by: str | None
+) -> list[Decided]:
+    """Each request decided in [since, before): its outcome and working days; with `visible_to`, only the
+    requests that organisation made or was allocated."""
+    group = (col(FRONT_DOOR_BREAKDOWNS[by]) if by else null()).label("group")
+    query = (
+        select(group, col(RequestDecision.outcome), col(RequestDecision.working_days_to_decision))
+        .join_from(RequestDecision, Assessment, col(Assessment.id) == col(RequestDecision.assessment_id))
+        .where(col(RequestDecision.decided_at) >= since, col(RequestDecision.decided_at) < before)
+    )
+    if visible_to is not None:
+        query = query.where(
+            or_(
+                col(Assessment.organisation_id) == visible_to,
+                col(RequestDecision.allocated_organisation_id) == visible_to,
+            )
+        )
+    return cast(list[Decided], (await session.execute(query)).all())

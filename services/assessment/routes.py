@@ -1,10 +1,13 @@
 """HTTP for forms, families and assessments: translation only; the rules are in the `service` package."""
 
+import csv
+import io
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.access.decisions import AccessPolicy
@@ -31,21 +34,26 @@ from services.assessment.schemas import (
     FormStamp,
     FormVersionOut,
     FormVersionSummary,
+    FrontDoor,
+    FrontDoorOutcome,
     IdentifierOut,
     MemberOut,
+    ReportPeriod,
     RequestForSupportOut,
     RequestStatus,
     RevisionOut,
 )
-from services.assessment.service import assessments, families, form_versions, front_door
+from services.assessment.service import assessments, families, form_versions, front_door, reports
 from services.assessment.service.families import FamilyRecord
 from services.assessment.service.form_versions import CompiledForms
 from services.kit.auth import Principal, PrincipalDep, require_scope
+from services.kit.dates import Day
 from services.kit.db import SessionDep
 from services.kit.etags import IfMatch, check_if_match, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
+from services.kit.problems import ValidationFailed
 
 FHIR_JSON = "application/fhir+json"
 
@@ -532,3 +540,56 @@ async def decide_request_for_support(
 ) -> DecisionOut:
     """Decide what happens next with a submitted request for support, and allocate the work (coordinators only)."""
     return _decision_out(await front_door.decide(session, policy, consent, principal, assessment_id, body))
+
+
+# --- reports ----------------------------------------------------------------------------
+
+ReadsReports = Annotated[Principal, Depends(require_scope("reports:read"))]
+CSV_MEDIA_TYPE = "text/csv"
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+    **problems(400),
+}
+
+
+def _report_period(
+    start: Annotated[
+        Day | None, Query(alias="from", description="first day; 3 months before `to` when left out")
+    ] = None,
+    end: Annotated[Day | None, Query(alias="to", description="last day, inclusive; today when left out")] = None,
+) -> ReportPeriod:
+    end = end or date.today()
+    start = start or end - timedelta(days=91)
+    if start > end:
+        raise ValidationFailed("`from` is after `to`.")
+    return ReportPeriod(start=start, end=end)
+
+
+@router.get("/reports/front-door", tags=["reports"], response_model=FrontDoor, responses=REPORT_RESPONSES)
+async def front_door_report(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: Annotated[ReportPeriod, Depends(_report_period)],
+    by: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="a breakdown: agency; any other is a 400",
+            json_schema_extra={"enum": list(reports.BREAKDOWNS)},
+        ),
+    ] = None,
+    fmt: Annotated[
+        Literal["json", "csv"] | None, Query(alias="format", description="csv, or send Accept: text/csv")
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Front-door decisions in the period by outcome; the share within 10 working days of the request."""
+    report, rows = await reports.front_door(session, principal, period, by)
+    if fmt == "csv" or (fmt is None and accept is not None and CSV_MEDIA_TYPE in accept):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(FrontDoorOutcome.model_fields))
+        writer.writeheader()
+        writer.writerows(rows)
+        headers = {"Content-Disposition": 'attachment; filename="front-door.csv"'}
+        return Response(buffer.getvalue(), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8", headers=headers)
+    return JSONResponse(report.model_dump(mode="json"))

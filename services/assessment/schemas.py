@@ -269,3 +269,37 @@ class RequestForSupportOut(BaseModel):
     status: RequestStatus
     working_days_waiting: int | None = Field(description="while waiting: working days since submission")
     decision: DecisionOut | None
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+class ReportPeriod(BaseModel):
+    start: date
+    end: date  # inclusive
+
+
+class FrontDoorOutcome(BaseModel):
+    group: str | None = Field(description="the value of `by` this row counts; null for every decision")
+    outcome: str
+    decisions: int
+
+
+class FrontDoorTimeliness(BaseModel):
+    group: str | None
+    decided: int
+    within_10_working_days: int
+    share_within_10_working_days: float | None
+    median_working_days: float | None
+
+
+class FrontDoor(BaseModel):
+    period: ReportPeriod
+    by: str | None
+    definition: str
+    decided: int
+    within_10_working_days: int
+    share_within_10_working_days: float | None
+    median_working_days: float | None
+    outcomes: list[FrontDoorOutcome]
+    groups: list[FrontDoorTimeliness] = Field(description="one row a value of `by`; empty without `by`")

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Select, and_, delete, func, or_, select
+from sqlalchemy import JSON, Row, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from services.plan.models import (
@@ -273,11 +274,6 @@ class Activated(NamedTuple):
     working_days_to_active: int | None
 
 
-class Closed(NamedTuple):
-    family_id: str
-    closed_on: date
-
-
 class Qualifying(NamedTuple):
     plan_id: str
     family_id: str
@@ -286,10 +282,55 @@ class Qualifying(NamedTuple):
 
 
 class OnCaseload(NamedTuple):
-    lead_name: str
+    lead_email: str | None
     lead_organisation_id: str
-    family_id: str
+    families: int
     children: int
+
+
+class AfterClosure(NamedTuple):
+    group: str | None
+    closed_on: date
+    close_reason: str
+    next_episode: date | None  # the family's first early help episode opened since, a reopening included
+    next_referral: date | None  # the family's first referral to social care since
+
+
+class OpenOn(NamedTuple):
+    group: str | None
+    plans: int
+    families: int
+    children: int
+
+
+class ClosedEpisode(NamedTuple):
+    group: str | None
+    close_reason: str
+    opened_on: date
+    closed_on: date
+
+
+class Overdue(NamedTuple):
+    group: str | None
+    active: int
+    overdue: int
+
+
+class Reviewed(NamedTuple):
+    """A plan's goals and reviews as the JSON they are stored as: a report reads a few keys of many plans, and
+    validating every document into its models would cost more than the query."""
+
+    group: str | None
+    goals: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+
+
+class SteppedDown(NamedTuple):
+    group: str | None
+    status: str
+    close_reason: str | None
+    opened_on: date
+    next_referral: date | None  # the family's first referral to social care since the step-down
 
 
 class FamilyEpisode(NamedTuple):
@@ -377,16 +418,6 @@ async def _families_after(session: AsyncSession, cohort: Select[Any]) -> Familie
     )
 
 
-async def closed_plans(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, *, except_reason: str
-) -> tuple[list[Closed], FamiliesAfter]:
-    """Episodes closed in the period for any reason but one, and what their families had."""
-    cohort = _episodes(visible_to, PlanEpisode.family_id, PlanEpisode.closed_on).where(
-        *_in(col(PlanEpisode.closed_on), start, end), col(PlanEpisode.close_reason) != except_reason
-    )
-    return cast(list[Closed], (await session.execute(cohort)).all()), await _families_after(session, cohort)
-
-
 async def closed_with_every_need_met(
     session: AsyncSession, visible_to: str | None, start: date, end: date, *, outcome_areas: int
 ) -> tuple[list[Qualifying], FamiliesAfter]:
@@ -402,9 +433,154 @@ async def closed_with_every_need_met(
     return cast(list[Qualifying], (await session.execute(cohort)).all()), await _families_after(session, cohort)
 
 
+# What `by=` breaks a report down by, as columns of the plan.
+BREAKDOWNS: dict[str, Any] = {
+    "level_of_need": Plan.level_of_need,
+    "lead_agency": Plan.lead_organisation_id,
+    "agency": Plan.organisation_id,
+}
+
+
+def _group(by: str | None) -> Any:
+    return (col(BREAKDOWNS[by]) if by else null()).label("group")
+
+
+def _with_plan(statement: Select[Any]) -> Select[Any]:
+    return statement.join_from(PlanEpisode, Plan, col(Plan.id) == col(PlanEpisode.plan_id))
+
+
 async def active_caseloads(session: AsyncSession, visible_to: str | None) -> list[OnCaseload]:
-    """Each active plan with a lead: the lead, the family and its children."""
-    statement = _plans(visible_to, Plan.lead_name, Plan.lead_organisation_id, Plan.family_id, Plan.children).where(
-        col(Plan.status) == "active", col(Plan.lead_organisation_id).is_not(None)
+    """Per lead professional (their address, lower case, and organisation): the families and children of their
+    active plans."""
+    email = func.lower(col(Plan.lead_email))
+    statement = (
+        _plans(
+            visible_to,
+            email.label("lead_email"),
+            col(Plan.lead_organisation_id),
+            func.count(distinct(col(Plan.family_id))).label("families"),
+            func.coalesce(func.sum(col(Plan.children)), 0).label("children"),
+        )
+        .where(col(Plan.status) == "active", col(Plan.lead_organisation_id).is_not(None))
+        .group_by(email, col(Plan.lead_organisation_id))
     )
     return cast(list[OnCaseload], (await session.execute(statement)).all())
+
+
+async def closures_and_returns(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+) -> list[AfterClosure]:
+    """Each episode closed in the period, with when its family next opened an episode of early help (a new plan
+    or the plan reopened) and was next referred to social care, on or after the closure."""
+    later = aliased(PlanEpisode)
+    next_episode = (
+        select(func.min(later.opened_on))
+        .where(
+            col(later.family_id) == col(PlanEpisode.family_id),
+            col(later.opened_on) >= col(PlanEpisode.closed_on),
+            or_(col(later.plan_id) != col(PlanEpisode.plan_id), col(later.number) > col(PlanEpisode.number)),
+            col(later.close_reason).is_distinct_from(DISCARDED),
+        )
+        .scalar_subquery()
+    )
+    next_referral = (
+        select(func.min(SocialCareReferral.referred_on))
+        .where(
+            col(SocialCareReferral.family_id) == col(PlanEpisode.family_id),
+            col(SocialCareReferral.referred_on) >= col(PlanEpisode.closed_on),
+        )
+        .scalar_subquery()
+    )
+    statement = _episodes(
+        visible_to,
+        _group(by),
+        col(PlanEpisode.closed_on),
+        col(PlanEpisode.close_reason),
+        next_episode.label("next_episode"),
+        next_referral.label("next_referral"),
+    ).where(*_in(col(PlanEpisode.closed_on), start, end))
+    return cast(list[AfterClosure], (await session.execute(_with_plan(statement))).all())
+
+
+async def open_on(session: AsyncSession, visible_to: str | None, on: date, by: str | None) -> list[OpenOn]:
+    """Plans started by `on` whose episode was open that day: how many, their families and children, per group."""
+    statement = _plans(
+        visible_to,
+        _group(by),
+        func.count().label("plans"),
+        func.count(distinct(col(Plan.family_id))).label("families"),
+        func.coalesce(func.sum(col(Plan.children)), 0).label("children"),
+        plan_id=PlanEpisode.plan_id,
+    ).where(
+        col(Plan.activated_on) <= on,
+        col(PlanEpisode.opened_on) <= on,
+        or_(col(PlanEpisode.closed_on).is_(None), col(PlanEpisode.closed_on) > on),
+        col(PlanEpisode.close_reason).is_distinct_from(DISCARDED),
+    )
+    if by:
+        statement = statement.group_by(col(BREAKDOWNS[by]))
+    return cast(list[OpenOn], (await session.execute(_with_plan(statement))).all())
+
+
+async def closed_episodes(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+) -> list[ClosedEpisode]:
+    """Each episode closed in the period: its reason, opening and closure."""
+    statement = _episodes(
+        visible_to, _group(by), col(PlanEpisode.close_reason), col(PlanEpisode.opened_on), col(PlanEpisode.closed_on)
+    ).where(*_in(col(PlanEpisode.closed_on), start, end))
+    return cast(list[ClosedEpisode], (await session.execute(_with_plan(statement))).all())
+
+
+async def reviews_overdue(session: AsyncSession, visible_to: str | None, today: date, by: str) -> list[Overdue]:
+    """Per group: the active plans, and those whose next review fell due before `today`."""
+    overdue = func.coalesce(func.sum(case((col(Plan.next_review_due) < today, 1), else_=0)), 0).label("overdue")
+    statement = (
+        _plans(visible_to, _group(by), func.count().label("active"), overdue)
+        .where(col(Plan.status) == "active")
+        .group_by(col(BREAKDOWNS[by]))
+    )
+    return cast(list[Overdue], (await session.execute(statement)).all())
+
+
+async def reviewed_plans(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+) -> list[Reviewed]:
+    """The goals and reviews of the plans started by `end` and not closed before `start`: those that could have
+    been reviewed in the period."""
+    goals, reviews = (
+        type_coerce(col(Plan.goals), JSON).label("goals"),
+        type_coerce(col(Plan.reviews), JSON).label("reviews"),
+    )
+    statement = _plans(visible_to, _group(by), goals, reviews).where(
+        col(Plan.activated_on) <= end,
+        or_(col(Plan.closed_on).is_(None), col(Plan.closed_on) >= start),
+        col(Plan.status) != DISCARDED,
+    )
+    return cast(list[Reviewed], (await session.execute(statement)).all())
+
+
+async def stepped_down(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+) -> list[SteppedDown]:
+    """The plans social care stepped families down to in the period, how each stands, and the family's first
+    referral to social care since."""
+    next_referral = (
+        select(func.min(SocialCareReferral.referred_on))
+        .where(
+            col(SocialCareReferral.family_id) == col(Plan.family_id),
+            col(SocialCareReferral.referred_on) >= col(Plan.opened_on),
+        )
+        .scalar_subquery()
+    )
+    statement = _plans(
+        visible_to,
+        _group(by),
+        col(Plan.status),
+        col(Plan.close_reason),
+        col(Plan.opened_on),
+        next_referral.label("next_referral"),
+    ).where(
+        *_in(col(Plan.opened_on), start, end), col(Plan.stepped_down_from).is_not(None), col(Plan.status) != DISCARDED
+    )
+    return cast(list[SteppedDown], (await session.execute(statement)).all())

@@ -42,11 +42,14 @@ from services.plan.schemas import (
     ContactIn,
     ContactOut,
     DiscardIn,
+    DistanceTravelled,
     Goal,
     GoalIn,
     LeadProfessional,
+    OpenWork,
     OutcomeIn,
     Period,
+    PlanDuration,
     PlanIn,
     PlanOut,
     PlanParticipants,
@@ -59,7 +62,9 @@ from services.plan.schemas import (
     ReReferrals,
     Review,
     ReviewIn,
+    ReviewsOverdue,
     StepDownIn,
+    StepDownOutcomes,
     StepUp,
     StepUpIn,
     TimeToPlan,
@@ -379,6 +384,16 @@ Format = Annotated[Literal["json", "csv"] | None, Query(alias="format", descript
 # Each report documents its CSV form beside the JSON one.
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
 Accept = Annotated[str | None, Header()]
+# The document lists the breakdowns; the report itself refuses any other with a 400 that names them.
+By = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="a breakdown: level_of_need, lead_agency or agency; any other is a 400",
+        json_schema_extra={"enum": list(service.reports.BY_PLAN)},
+    ),
+]
+BY_RESPONSES = {**CSV_RESPONSE, **problems(400)}
 
 
 def _report(
@@ -426,20 +441,90 @@ async def closures(
     return _report(await service.reports.closures(session, principal, period), "closures", fmt, accept)
 
 
-@reports.get("/re-referrals", response_model=ReReferrals, responses=CSV_RESPONSE)
+@reports.get("/re-referrals", response_model=ReReferrals, responses=BY_RESPONSES)
 async def re_referrals(
-    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    by: By = None,
+    fmt: Format = None,
+    accept: Accept = None,
 ) -> Response:
-    """Of the plans closed in the period (stepped-up ones aside), the share re-referred within 6 weeks, 6 and 12 months.
+    """Of the episodes closed in the period (stepped-up ones aside): back to early help within 6 and 12 months,
+    referred to social care within 6 weeks and 6 months."""
+    answer = await service.reports.re_referrals(session, principal, period, by)
+    return _report(answer, "re-referrals", fmt, accept)
 
-    Within 6 weeks, a step-up to social care counts as well as a new request for support or plan.
-    """
-    return _report(await service.reports.re_referrals(session, principal, period), "re-referrals", fmt, accept)
+
+@reports.get("/open-work", response_model=OpenWork, responses=BY_RESPONSES)
+async def open_work(
+    session: SessionDep,
+    principal: ReadsReports,
+    on: Annotated[Day | None, Query(description="the day; today when left out")] = None,
+    by: By = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """Open plans on a day, and the families and children they support."""
+    answer = await service.reports.open_work(session, principal, on or date.today(), by)
+    return _report(answer, "open-work", fmt, accept)
+
+
+@reports.get("/plan-duration", response_model=PlanDuration, responses=BY_RESPONSES)
+async def plan_duration(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    by: By = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """How long the episodes closed in the period lasted, by close reason: median days and bands."""
+    answer = await service.reports.plan_duration(session, principal, period, by)
+    return _report(answer, "plan-duration", fmt, accept)
+
+
+@reports.get("/reviews-overdue", response_model=ReviewsOverdue, responses=BY_RESPONSES)
+async def reviews_overdue(
+    session: SessionDep, principal: ReadsReports, by: By = None, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """Active plans whose next review is past, today, by lead agency unless `by` says otherwise."""
+    answer = await service.reports.reviews_overdue(session, principal, by)
+    return _report(answer, "reviews-overdue", fmt, accept)
+
+
+@reports.get("/distance-travelled", response_model=DistanceTravelled, responses=BY_RESPONSES)
+async def distance_travelled(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    by: By = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """Change-matrix movement of each goal between its plan's first and latest review, per outcome area."""
+    answer = await service.reports.distance_travelled(session, principal, period, by)
+    return _report(answer, "distance-travelled", fmt, accept)
+
+
+@reports.get("/step-down-outcomes", response_model=StepDownOutcomes, responses=BY_RESPONSES)
+async def step_down_outcomes(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    by: By = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """Families stepped down from social care in the period: how their plans stand, and how many came back to
+    social care within 6 months."""
+    answer = await service.reports.step_down_outcomes(session, principal, period, by)
+    return _report(answer, "step-down-outcomes", fmt, accept)
 
 
 @reports.get("/caseload", response_model=Caseload, responses=CSV_RESPONSE)
 async def caseload(session: SessionDep, principal: ReadsReports, fmt: Format = None, accept: Accept = None) -> Response:
-    """Families and children on each lead professional's active plans, today."""
+    """Families and children on each lead professional's active plans today, by the lead's e-mail address."""
     return _report(await service.reports.caseload(session, principal), "caseload", fmt, accept)
 
 

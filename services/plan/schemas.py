@@ -458,20 +458,119 @@ class Closures(BaseModel):
     share_outcomes_met: float | None
 
 
+class Measure(BaseModel):
+    """One measure for one group (none: everyone the report counts): how many of a cohort, of how many."""
+
+    measure: str
+    group: str | None = Field(description="the value of `by` this row counts; null for everyone counted")
+    numerator: int
+    denominator: int
+    share: float | None
+    complete: bool = Field(description="every window of the cohort has passed, so the share is final")
+    definition: str
+
+
 class ReReferrals(BaseModel):
     period: Period
+    by: str | None
+    definition: str
+    closed: int = Field(description="episodes closed in the period, stepped-up ones aside: the denominator")
+    stepped_up: int = Field(description="episodes closed by a step-up in the period, left out of the cohort")
+    measures: list[Measure]
+
+
+class OpenWorkRow(BaseModel):
+    group: str | None
+    plans: int
+    families: int
+    children: int
+
+
+class OpenWork(BaseModel):
+    on: date
+    by: str | None
+    definition: str
+    plans: int
+    families: int
+    children: int
+    groups: list[OpenWorkRow] = Field(description="one row a value of `by`; empty without `by`")
+
+
+class DurationRow(BaseModel):
+    group: str | None
+    close_reason: str | None = Field(description="null: every reason")
+    episodes: int
+    median_days: float | None
+    under_3_months: int
+    from_3_to_6_months: int
+    from_6_to_12_months: int
+    over_12_months: int
+
+
+class PlanDuration(BaseModel):
+    period: Period
+    by: str | None
+    definition: str
     closed: int
-    re_referred_or_stepped_up_within_6_weeks: int
-    share_within_6_weeks: float | None
-    re_referred_within_6_months: int
-    share_within_6_months: float | None
-    re_referred_within_12_months: int
-    share_within_12_months: float | None
-    complete: bool  # every plan of the cohort closed 12 months ago or more, so the shares are final
+    median_days: float | None
+    rows: list[DurationRow]
+
+
+class OverdueRow(BaseModel):
+    group: str | None
+    active: int
+    overdue: int
+    share: float | None
+
+
+class ReviewsOverdue(BaseModel):
+    on: date
+    by: str
+    definition: str
+    active: int
+    overdue: int
+    share: float | None
+    rows: list[OverdueRow]
+
+
+class MovementRow(BaseModel):
+    group: str | None
+    outcome_area: str
+    goals: int
+    improved: int
+    same: int
+    worse: int
+
+
+class DistanceTravelled(BaseModel):
+    period: Period
+    by: str | None
+    definition: str
+    plans: int = Field(description="plans whose latest review in the period followed an earlier one")
+    goals: int
+    improved: int
+    same: int
+    worse: int
+    rows: list[MovementRow]
+
+
+class StepDownRow(BaseModel):
+    group: str | None
+    outcome: str = Field(description="how the plan closed (its close reason), or `open`")
+    plans: int
+
+
+class StepDownOutcomes(BaseModel):
+    period: Period
+    by: str | None
+    definition: str
+    stepped_down: int
+    outcomes: list[StepDownRow]
+    measures: list[Measure]
 
 
 class CaseloadRow(BaseModel):
-    lead_name: str
+    lead_email: str | None = Field(description="the lead professional's work address, lower case; null: none recorded")
     lead_organisation_id: str
     families: int
     children: int
@@ -479,6 +578,7 @@ class CaseloadRow(BaseModel):
 
 class Caseload(BaseModel):
     as_of: date
+    definition: str
     leads: list[CaseloadRow]
 
 

@@ -71,3 +71,17 @@ async def test_a_family_s_social_care_referrals_reach_the_plan_service_and_its_o
         assert response.status_code in (200, 201) and response.json()["path"] == path, (path, response.text)
         reached = (len(plan_echo.state.calls) - calls_before[0], len(echo[1].state.calls) - calls_before[1])
         assert reached == ((1, 0) if (method, path) in to_plan else (0, 1)), (method, path, reached)
+
+
+async def test_the_front_door_report_reaches_the_assessment_service_and_every_other_report_the_plan_service(
+    split_gateway: Gateway, echo: tuple[str, FastAPI], plan_echo: FastAPI
+) -> None:
+    bearer = await split_gateway.bearer()
+    to_assessment = ["/reports/front-door"]
+    to_plan = ["/reports/re-referrals", "/reports/open-work", "/reports/front-door-and-more"]
+    for path in to_assessment + to_plan:
+        calls_before = len(plan_echo.state.calls), len(echo[1].state.calls)
+        response = await split_gateway.http.get(path, params={"by": "agency"}, headers=bearer)
+        assert response.status_code == 200 and response.json()["path"] == path, (path, response.text)
+        reached = (len(plan_echo.state.calls) - calls_before[0], len(echo[1].state.calls) - calls_before[1])
+        assert reached == ((0, 1) if path in to_assessment else (1, 0)), (path, reached)

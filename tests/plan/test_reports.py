@@ -101,20 +101,21 @@ async def test_closures_by_reason_and_the_share_with_outcomes_met(plan_stack: Pl
     ]
 
 
-async def test_re_referral_within_six_weeks_and_for_a_closure_cohort(plan_stack: PlanStack, history: History) -> None:
+async def test_re_referrals_count_a_new_plan_as_back_to_early_help_and_leave_the_step_up_out(
+    plan_stack: PlanStack, history: History
+) -> None:
     report = await _report(plan_stack, history.council, "re-referrals", **{"from": "2025-03-01", "to": "2025-05-31"})
 
-    assert report == {
-        "period": {"start": "2025-03-01", "end": "2025-05-31"},
-        "closed": 2,  # A and B; C went to social care
-        "re_referred_or_stepped_up_within_6_weeks": 1,
-        "share_within_6_weeks": 0.5,
-        "re_referred_within_6_months": 1,
-        "share_within_6_months": 0.5,
-        "re_referred_within_12_months": 1,
-        "share_within_12_months": 0.5,
-        "complete": True,
+    assert (report["closed"], report["stepped_up"]) == (2, 1)  # A and B; C went to social care
+    assert "within 6 and within 12 months" in report["definition"]
+    counted = {m["measure"]: (m["numerator"], m["denominator"], m["share"], m["complete"]) for m in report["measures"]}
+    assert counted == {
+        "early_help_within_6_months": (1, 2, 0.5, True),  # B's family, back three weeks later
+        "early_help_within_12_months": (1, 2, 0.5, True),
+        "social_care_within_6_weeks": (0, 2, 0.0, True),
+        "social_care_within_6_months": (0, 2, 0.0, True),
     }
+    assert {m["group"] for m in report["measures"]} == {None}
     assert history.plans["b_again"]["re_referral"] == {"days_since_last_closure": 21}
 
 
@@ -136,7 +137,7 @@ async def test_caseload_and_assessments_started_are_only_as_wide_as_the_caller_m
     school_caseload = await _report(plan_stack, history.school, "caseload")
 
     assert council_caseload["leads"] == []  # the council's plans are closed or still drafts
-    school_lead = {"lead_name": "Sam Lead", "lead_organisation_id": "org-school", "families": 1, "children": 1}
+    school_lead = {"lead_email": None, "lead_organisation_id": "org-school", "families": 1, "children": 1}
     assert all_caseload["leads"] == [school_lead]
     assert school_caseload["leads"] == [school_lead]
 

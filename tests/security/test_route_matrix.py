@@ -725,6 +725,13 @@ NOT_FAMILY_DATA: dict[tuple[str, str], str] = {
     ("GET", "/reports/re-referrals"): REPORT,
     ("GET", "/reports/caseload"): REPORT,
     ("GET", "/reports/claims"): REPORT,
+    ("GET", "/reports/open-work"): REPORT,
+    ("GET", "/reports/plan-duration"): REPORT,
+    ("GET", "/reports/reviews-overdue"): REPORT,
+    ("GET", "/reports/distance-travelled"): REPORT,
+    ("GET", "/reports/step-down-outcomes"): REPORT,
+    ("GET", "/reports/front-door"): "counts and outcomes of the requests the caller made or was allocated (every "
+    "request for a coordinator or with reports:all), not one family's data",
     ("GET", "/subscriptions"): SUBSCRIPTION,
     ("GET", "/subscriptions/{subscription_id}"): SUBSCRIPTION,
     ("DELETE", "/subscriptions/{subscription_id}"): SUBSCRIPTION,

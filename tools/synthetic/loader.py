@@ -30,7 +30,7 @@ from tools.synthetic.bodies import (
     review_body,
 )
 from tools.synthetic.gateway import Client, Gateway, LoadFailed
-from tools.synthetic.people import Member
+from tools.synthetic.people import Member, lead_email
 from tools.synthetic.proportions import (
     CLOSE_REASONS,
     CONTACT_KINDS,
@@ -121,7 +121,11 @@ class Loader:
         return created
 
     def _lead(self, episode: Episode) -> dict[str, str]:
-        return {"name": episode.lead, "organisation_id": self.council.organisation_id}
+        return {
+            "name": episode.lead,
+            "organisation_id": self.council.organisation_id,
+            "email": lead_email(episode.lead),
+        }
 
     async def _once_there(self, what: str, family_id: str, found: Callable[[], Awaitable[Any]]) -> Any:
         """What the plan service makes on its own once it hears of a submitted assessment, when it is there."""

@@ -15,6 +15,14 @@ LEADS = (
     "Aisha Rahman", "Ben Thornton", "Chloe Evans", "Dev Patel", "Ellie Morgan", "Farah Hussain",
     "Gareth Jones", "Hannah Byrne", "Isaac Mensah", "Jade Collins", "Kieran Walsh", "Lucy Adeyemi",
 )  # fmt: skip
+LEADS_DOMAIN = "council.example"
+
+
+def lead_email(name: str) -> str:
+    """A made-up lead professional's work address: the caseload report knows them by it."""
+    return f"{name.lower().replace(' ', '.')}@{LEADS_DOMAIN}"
+
+
 GIVEN_NAMES = {
     "female": ("Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Freya", "Sophia", "Grace", "Aisha", "Zara", "Maya",
                "Poppy", "Ruby", "Evie", "Hana", "Nadia", "Chloe", "Ellie", "Layla", "Sienna", "Amara", "Leah", "Megan"),

@@ -10,7 +10,7 @@ CSV form).
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.auth import Principal
+from services.kit.breakdowns import breakdown
+from services.kit.clock import now
 from services.plan import repository
 from services.plan.schemas import (
     AssessmentsStarted,
@@ -26,11 +28,22 @@ from services.plan.schemas import (
     ClaimCandidate,
     Claims,
     Closures,
+    DistanceTravelled,
+    DurationRow,
+    Measure,
+    MovementRow,
+    OpenWork,
+    OpenWorkRow,
+    OverdueRow,
     Period,
+    PlanDuration,
     ReasonRow,
     ReReferrals,
+    ReviewsOverdue,
     StartedByType,
     StartedRow,
+    StepDownOutcomes,
+    StepDownRow,
     TimeToPlan,
 )
 from services.plan.transitions import STEPPED_UP
@@ -52,6 +65,20 @@ def _visible_to(principal: Principal) -> str | None:
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+# The breakdowns a report of plans can give: columns of the plan (`repository.BREAKDOWNS`).
+BY_PLAN = tuple(repository.BREAKDOWNS)
+NOT_RECORDED = "not_recorded"
+
+
+def _label(group: str | None) -> str:
+    """A group's name in an answer: a plan without the value (no level of need yet) is `not_recorded`."""
+    return group if group is not None else NOT_RECORDED
+
+
+def _groups_first_everyone(item: tuple[str | None, object]) -> tuple[bool, str]:
+    return (item[0] is not None, item[0] or "")
 
 
 def _midnight(day: date) -> datetime:
@@ -130,51 +157,305 @@ class FamilyAfterwards:
         return self._within(self.step_ups.get(family_id, ()), closed_on, span)
 
 
-async def re_referrals(session: AsyncSession, principal: Principal, period: Period) -> Answer:
-    """Of the episodes closed in the period (stepped-up ones aside), the share re-referred within 6 weeks, 6 and 12
-    months.
+def _windows(cohort: Sequence[tuple[date, date | None]], span: timedelta, today: date) -> tuple[int, bool]:
+    """Of (closed_on, next return) pairs: how many returned within `span` of the closure; whether every window
+    has passed."""
+    returned = sum(1 for closed_on, back in cohort if back is not None and back <= closed_on + span)
+    return returned, all(closed_on + span <= today for closed_on, _ in cohort)
 
-    A re-referral is a new request for support, a new plan or the plan reopened. Within 6 weeks, a step-up to
-    social care counts as well.
-    """
-    closed, families = await repository.closed_plans(
-        session, _visible_to(principal), period.start, period.end, except_reason=STEPPED_UP
+
+def _measure(
+    name: str, definition: str, group: str | None, cohort: Sequence[tuple[date, date | None]], span: timedelta
+) -> Measure:
+    returned, complete = _windows(cohort, span, now().date())
+    return Measure(
+        measure=name,
+        group=group,
+        numerator=returned,
+        denominator=len(cohort),
+        share=_share(returned, len(cohort)),
+        complete=complete,
+        definition=definition,
     )
-    afterwards = FamilyAfterwards(families)
-    six_weeks = sum(
-        1
-        for family_id, closed_on in closed
-        if afterwards.re_referred(family_id, closed_on, SIX_WEEKS)
-        or afterwards.stepped_up(family_id, closed_on, SIX_WEEKS)
-    )
-    six_months = sum(1 for family_id, closed_on in closed if afterwards.re_referred(family_id, closed_on, SIX_MONTHS))
-    a_year = sum(1 for family_id, closed_on in closed if afterwards.re_referred(family_id, closed_on, TWELVE_MONTHS))
+
+
+RE_REFERRALS = (
+    "Of the early help episodes closed in the period, those closed by a step-up to social care aside (the family "
+    "stayed open to social care): the share whose family had early help again (a new plan, or the plan reopened) "
+    "within 6 and within 12 months of the closure, and, counted separately, the share referred to children's "
+    "social care (from any source) within 6 weeks and within 6 months of the closure."
+)
+# (measure, its definition, which return it counts, the window)
+RE_REFERRAL_MEASURES = (
+    ("early_help_within_6_months", "Closed episodes whose family opened an early help episode (a new plan or a "
+     "reopening) within 183 days of the closure, over the episodes closed.", "episode", SIX_MONTHS),
+    ("early_help_within_12_months", "Closed episodes whose family opened an early help episode (a new plan or a "
+     "reopening) within 365 days of the closure, over the episodes closed.", "episode", TWELVE_MONTHS),
+    ("social_care_within_6_weeks", "Closed episodes whose family was referred to children's social care within "
+     "42 days of the closure, over the episodes closed.", "referral", SIX_WEEKS),
+    ("social_care_within_6_months", "Closed episodes whose family was referred to children's social care within "
+     "183 days of the closure, over the episodes closed.", "referral", SIX_MONTHS),
+)  # fmt: skip
+
+
+async def re_referrals(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+    """Re-referrals to early help within 6 and 12 months, and referrals to social care within 6 weeks and 6
+    months, of the episodes closed in the period."""
+    by = breakdown(by, BY_PLAN)
+    rows = await repository.closures_and_returns(session, _visible_to(principal), period.start, period.end, by)
+    cohort = [row for row in rows if row.close_reason != STEPPED_UP]
+    groups: dict[str | None, list[repository.AfterClosure]] = {None: cohort}
+    if by:
+        for row in cohort:
+            groups.setdefault(_label(row.group), []).append(row)
+    measures = [
+        _measure(
+            name,
+            definition,
+            group,
+            [(row.closed_on, row.next_episode if counts == "episode" else row.next_referral) for row in members],
+            span,
+        )
+        for group, members in sorted(groups.items(), key=_groups_first_everyone)
+        for name, definition, counts, span in RE_REFERRAL_MEASURES
+    ]
     report = ReReferrals(
         period=period,
-        closed=len(closed),
-        re_referred_or_stepped_up_within_6_weeks=six_weeks,
-        share_within_6_weeks=_share(six_weeks, len(closed)),
-        re_referred_within_6_months=six_months,
-        share_within_6_months=_share(six_months, len(closed)),
-        re_referred_within_12_months=a_year,
-        share_within_12_months=_share(a_year, len(closed)),
-        complete=period.end + TWELVE_MONTHS <= date.today(),
+        by=by,
+        definition=RE_REFERRALS,
+        closed=len(cohort),
+        stepped_up=len(rows) - len(cohort),
+        measures=measures,
     )
-    return report, [report.model_dump(exclude={"period"})]
+    return report, [row.model_dump() for row in measures]
+
+
+OPEN_WORK = (
+    "Early help plans started (activated) by the day whose episode was open on it (opened by then, not closed "
+    "before the next day), the families they are for and the children in those families."
+)
+
+
+async def open_work(session: AsyncSession, principal: Principal, on: date, by: str | None) -> Answer:
+    """Open plans on a day, and the families and children they support."""
+    by = breakdown(by, BY_PLAN)
+    rows = await repository.open_on(session, _visible_to(principal), on, by)
+    groups = sorted(
+        (OpenWorkRow(group=_label(row.group), plans=row.plans, families=row.families, children=row.children)
+         for row in rows if row.plans),
+        key=lambda row: row.group or "",
+    ) if by else []  # fmt: skip
+    report = OpenWork(
+        on=on,
+        by=by,
+        definition=OPEN_WORK,
+        plans=sum(row.plans for row in rows),
+        families=sum(row.families for row in rows),
+        children=sum(row.children for row in rows),
+        groups=groups,
+    )
+    everyone = OpenWorkRow(group=None, plans=report.plans, families=report.families, children=report.children)
+    return report, [row.model_dump() for row in (everyone, *groups)]
+
+
+PLAN_DURATION = (
+    "Early help episodes closed in the period (discarded drafts aside), by close reason: the median days from "
+    "the episode's opening (the plan opened, or reopened) to its closure, and how many lasted under 3 months "
+    "(up to 91 days), 3 to 6 months (92 to 182), 6 to 12 months (183 to 365) and over 12 months."
+)
+BANDS = ((91, "under_3_months"), (182, "from_3_to_6_months"), (365, "from_6_to_12_months"))
+
+
+def _durations(group: str | None, reason: str | None, days: list[int]) -> DurationRow:
+    bands: Counter[str] = Counter()
+    for length in days:
+        bands[next((name for limit, name in BANDS if length <= limit), "over_12_months")] += 1
+    return DurationRow(
+        group=group,
+        close_reason=reason,
+        episodes=len(days),
+        median_days=statistics.median(days) if days else None,
+        under_3_months=bands["under_3_months"],
+        from_3_to_6_months=bands["from_3_to_6_months"],
+        from_6_to_12_months=bands["from_6_to_12_months"],
+        over_12_months=bands["over_12_months"],
+    )
+
+
+async def plan_duration(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+    """How long the episodes closed in the period lasted, by close reason."""
+    by = breakdown(by, BY_PLAN)
+    closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by)
+    days: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for row in closed:
+        length = (row.closed_on - row.opened_on).days
+        group = _label(row.group) if by else None
+        days[(group, None)].append(length)
+        days[(group, row.close_reason)].append(length)
+    everyone = [(row.closed_on - row.opened_on).days for row in closed]
+    rows = [
+        _durations(group, reason, lengths)
+        for (group, reason), lengths in sorted(days.items(), key=lambda item: (item[0][0] or "", item[0][1] or ""))
+    ]
+    report = PlanDuration(
+        period=period,
+        by=by,
+        definition=PLAN_DURATION,
+        closed=len(closed),
+        median_days=statistics.median(everyone) if everyone else None,
+        rows=rows,
+    )
+    return report, [row.model_dump() for row in rows]
+
+
+REVIEWS_OVERDUE = (
+    "Active plans today, and those of them whose next review fell due before today and has not been recorded."
+)
+
+
+async def reviews_overdue(session: AsyncSession, principal: Principal, by: str | None) -> Answer:
+    """Active plans whose next review is past, by lead agency unless another breakdown is asked for."""
+    by = breakdown(by, BY_PLAN) or "lead_agency"
+    today = now().date()
+    found = await repository.reviews_overdue(session, _visible_to(principal), today, by)
+    rows = sorted(
+        (OverdueRow(group=_label(r.group), active=r.active, overdue=r.overdue, share=_share(r.overdue, r.active))
+         for r in found),
+        key=lambda row: row.group or "",
+    )  # fmt: skip
+    active, overdue = sum(row.active for row in rows), sum(row.overdue for row in rows)
+    report = ReviewsOverdue(
+        on=today,
+        by=by,
+        definition=REVIEWS_OVERDUE,
+        active=active,
+        overdue=overdue,
+        share=_share(overdue, active),
+        rows=rows,
+    )
+    return report, [row.model_dump() for row in rows]
+
+
+DISTANCE_TRAVELLED = (
+    "Plans whose latest review up to the end of the period was held in it and followed an earlier review: for "
+    "each goal rated at two reviews or more, its first rating on the change matrix against its latest, per "
+    "outcome area. A goal improved when its stage moved on (pre-contemplation, contemplation, action, "
+    "maintenance, sustained), or its score rose on the same stage; it went worse the other way; else it stayed."
+)
+STAGES = ("pre_contemplation", "contemplation", "action", "maintenance", "sustained")
+
+
+def _movement(first: dict[str, Any], latest: dict[str, Any]) -> str:
+    before = (STAGES.index(first["stage"]), first["score"])
+    after = (STAGES.index(latest["stage"]), latest["score"])
+    return "improved" if after > before else "worse" if after < before else "same"
+
+
+async def distance_travelled(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+    """Movement on the change matrix between each plan's first and latest review, per outcome area."""
+    by = breakdown(by, BY_PLAN)
+    start, end = period.start.isoformat(), period.end.isoformat()  # reviews hold their dates as ISO strings
+    counts: dict[tuple[str | None, str], Counter[str]] = defaultdict(Counter)
+    plans = 0
+    for row in await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by):
+        reviews = sorted(
+            (r for r in row.reviews if r["held_on"] <= end), key=lambda r: (r["held_on"], r["recorded_at"])
+        )
+        if len(reviews) < 2 or reviews[-1]["held_on"] < start:
+            continue
+        plans += 1
+        areas = {goal["id"]: goal["outcome_area"] for goal in row.goals}
+        ratings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for review in reviews:
+            for rating in review["ratings"]:
+                ratings[rating["goal_id"]].append(rating)
+        for goal_id, rated in ratings.items():
+            if len(rated) >= 2 and goal_id in areas:
+                counts[(_label(row.group) if by else None, areas[goal_id])][_movement(rated[0], rated[-1])] += 1
+    rows = [
+        MovementRow(
+            group=group,
+            outcome_area=area,
+            goals=moved.total(),
+            improved=moved["improved"],
+            same=moved["same"],
+            worse=moved["worse"],
+        )
+        for (group, area), moved in sorted(counts.items(), key=lambda item: (item[0][0] or "", item[0][1]))
+    ]
+    report = DistanceTravelled(
+        period=period,
+        by=by,
+        definition=DISTANCE_TRAVELLED,
+        plans=plans,
+        goals=sum(row.goals for row in rows),
+        improved=sum(row.improved for row in rows),
+        same=sum(row.same for row in rows),
+        worse=sum(row.worse for row in rows),
+        rows=rows,
+    )
+    return report, [row.model_dump() for row in rows]
+
+
+STEP_DOWN_OUTCOMES = (
+    "Plans opened in the period as social care stepped a family down to early help: how each stands (its close "
+    "reason, or open), and the share of them whose family was referred to children's social care again (from any "
+    "source, a step-up of the plan included) within 6 months (183 days) of the step-down."
+)
+BACK_TO_SOCIAL_CARE = (
+    "Stepped-down plans whose family was referred to children's social care within 183 days of the step-down, "
+    "over the plans stepped down."
+)
+
+
+async def step_down_outcomes(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+    """The families social care stepped down to early help in the period: how their plans closed, and how many
+    came back to social care within 6 months."""
+    by = breakdown(by, BY_PLAN)
+    found = await repository.stepped_down(session, _visible_to(principal), period.start, period.end, by)
+    outcomes: Counter[tuple[str | None, str]] = Counter()
+    groups: dict[str | None, list[tuple[date, date | None]]] = {None: []}
+    for row in found:
+        group = _label(row.group) if by else None
+        outcome = row.close_reason if row.status == "closed" and row.close_reason else "open"
+        outcomes[(group, outcome)] += 1
+        groups[None].append((row.opened_on, row.next_referral))
+        if by:
+            groups.setdefault(group, []).append((row.opened_on, row.next_referral))
+    rows = [
+        StepDownRow(group=group, outcome=outcome, plans=n)
+        for (group, outcome), n in sorted(outcomes.items(), key=lambda item: (item[0][0] or "", item[0][1]))
+    ]
+    measures = [
+        _measure("social_care_within_6_months", BACK_TO_SOCIAL_CARE, group, cohort, SIX_MONTHS)
+        for group, cohort in sorted(groups.items(), key=_groups_first_everyone)
+    ]
+    report = StepDownOutcomes(
+        period=period,
+        by=by,
+        definition=STEP_DOWN_OUTCOMES,
+        stepped_down=len(found),
+        outcomes=rows,
+        measures=measures,
+    )
+    return report, [row.model_dump() for row in rows]
+
+
+CASELOAD = (
+    "Active plans today per lead professional, known by their work e-mail address (lower case; none recorded is "
+    "one row per organisation) and the organisation they work for: the families and the children in them."
+)
 
 
 async def caseload(session: AsyncSession, principal: Principal) -> Answer:
     """Families and children on each lead professional's active plans, today."""
-    families: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    for lead_name, organisation_id, family_id, children in await repository.active_caseloads(
-        session, _visible_to(principal)
-    ):
-        families[(lead_name, organisation_id)][family_id] = children
-    rows = [
-        CaseloadRow(lead_name=name, lead_organisation_id=org, families=len(held), children=sum(held.values()))
-        for (name, org), held in sorted(families.items())
-    ]
-    report = Caseload(as_of=date.today(), leads=rows)
+    found = await repository.active_caseloads(session, _visible_to(principal))
+    rows = sorted(
+        (CaseloadRow(lead_email=r.lead_email, lead_organisation_id=r.lead_organisation_id, families=r.families,
+                     children=r.children) for r in found),
+        key=lambda row: (row.lead_organisation_id, row.lead_email or ""),
+    )  # fmt: skip
+    report = Caseload(as_of=now().date(), definition=CASELOAD, leads=rows)
     return report, [row.model_dump() for row in rows]
 
 
@@ -188,7 +469,7 @@ async def claims(session: AsyncSession, principal: Principal, period: Period) ->
         session, _visible_to(principal), period.start, period.end, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
     )
     afterwards = FamilyAfterwards(families)
-    today = date.today()
+    today = now().date()
     candidates, awaiting = [], 0
     for plan_id, family_id, closed_on, outcome_areas in closed:
         if afterwards.re_referred(family_id, closed_on, SIX_MONTHS) or afterwards.stepped_up(
