@@ -2,6 +2,7 @@
 claimed for once per episode by significant and sustained progress or continuous employment, and the year's claims
 are counted against the plan's target; kept by the family's council and a coordinator, audited and announced."""
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from services.plan.config import PlanSettings
 from services.plan.main import create_app
 from services.plan.outcomes_plan import DEMO_PLAN, OutcomesPlanInvalid
+from services.plan.service.supporting_families import months_after
 from tests.support.organisations import Organisation
 from tests.support.plan import PlanStack, grant
 from tests.support.problems import assert_problem
@@ -426,3 +428,19 @@ def test_a_council_s_outcomes_plan_that_does_not_hold_together_stops_the_service
     assert where in str(stopped.value)
     with pytest.raises(OutcomesPlanInvalid, match="cannot be read"):
         create_app(PlanSettings(supporting_families_plan=tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("achieved_on", "months", "held_until"),
+    [
+        (date(2025, 2, 3), 6, date(2025, 8, 3)),
+        (date(2025, 8, 31), 6, date(2026, 2, 28)),  # no 31 February: the month's last day
+        (date(2023, 8, 31), 6, date(2024, 2, 29)),
+        (date(2025, 2, 3), 12, date(2026, 2, 3)),
+        (date(9999, 12, 1), 6, date.max),  # beyond the calendar: no claim could be made after it
+    ],
+)
+def test_progress_must_hold_to_the_same_day_months_later_or_that_month_s_last_day(
+    achieved_on: date, months: int, held_until: date
+) -> None:
+    assert months_after(achieved_on, months) == held_until

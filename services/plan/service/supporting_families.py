@@ -60,6 +60,8 @@ def months_after(day: date, months: int) -> date:
     """The same day `months` later, or the month's last day when it has no such day (31 August + 6 is 28 February)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if year > date.max.year:  # a date no evidence could reach: later than any claim
+        return date.max
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
