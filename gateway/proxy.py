@@ -47,6 +47,7 @@ ROUTES: dict[str, str] = {
     "plans": "plan",
     "reports": "plan",
     "social-care-referrals": "plan",
+    "supporting-families": "plan",
     "subscriptions": "notifications",
 }
 # Paths under another service's prefix, and the service that owns them: looked at before `ROUTES`.

@@ -107,6 +107,16 @@ HEARD_BY: dict[str, Audience] = {
     "social_care.outcome_recorded": Audience(
         "no_one", "not forwarded: referrals are read with `GET /families/{id}/social-care-referrals`, audited"
     ),
+    "supporting_families.enrolled": Audience(
+        "no_one",
+        "not forwarded: the programme is the council's; it reads enrolments with "
+        "`GET /supporting-families/enrolments`, audited",
+    ),
+    "supporting_families.claimed": Audience(
+        "no_one",
+        "not forwarded: the programme is the council's; it reads claims with `GET /supporting-families/claims`, "
+        "audited",
+    ),
     "audit.recorded": Audience("no_one", "not forwarded: who read what is answered by `GET /audit`"),
     "audit.checkpoint": Audience(
         "no_one", "not forwarded: the access log's signed checkpoints are checked with `GET /audit/verify`"

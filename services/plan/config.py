@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 
 from services.access.config import AccessSettings
+from services.plan.outcomes_plan import DEMO_PLAN
 
 
 class PlanSettings(AccessSettings):
@@ -12,4 +15,9 @@ class PlanSettings(AccessSettings):
     # How often to look for reviews that have fallen due.
     review_sweep_seconds: float = Field(
         default=300.0, validation_alias=AliasChoices("review_sweep_seconds", "PLAN_REVIEW_SWEEP_SECONDS")
+    )
+    # The council's Supporting Families outcomes plan (YAML or JSON); the demo council's when left out.
+    supporting_families_plan: Path = Field(
+        default=DEMO_PLAN,
+        validation_alias=AliasChoices("supporting_families_plan", "PLAN_SUPPORTING_FAMILIES_PLAN"),
     )

@@ -26,7 +26,7 @@ from services.kit.events.consumer import ConsumerSpec, Handler
 from services.kit.events.envelope import BaseCloudEvent, nats_subject
 from services.kit.events.schemas import write_event_schemas
 from services.plan.clients import AssessmentFindings, Findings
-from services.plan.schemas import ContactKind, ReferralOutcome, ReferralSource
+from services.plan.schemas import ClaimRoute, ContactKind, ReferralOutcome, ReferralSource
 
 SOURCE = "/services/plan"
 
@@ -132,6 +132,31 @@ class SocialCareOutcomeRecorded(BaseModel):
     outcome: ReferralOutcome
 
 
+class SupportingFamiliesEnrolled(BaseModel):
+    """`supporting_families.enrolled`: the family joined the Supporting Families programme in an episode of its plan;
+    the areas it joined on are read over REST by the family's council."""
+
+    enrolment_id: str
+    family_id: str
+    plan_id: str
+    episode: int
+    organisation_id: str  # who enrolled the family
+
+
+class SupportingFamiliesClaimed(BaseModel):
+    """`supporting_families.claimed`: a payment-by-results claim was made for the family, by a route, in a
+    financial year; the evidence is read over REST by the family's council."""
+
+    claim_id: str
+    enrolment_id: str
+    family_id: str
+    plan_id: str
+    episode: int
+    organisation_id: str  # who claimed
+    route: ClaimRoute
+    financial_year: str
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "plan.created": PlanCreated,
     "plan.activated": PlanActivated,
@@ -147,6 +172,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "plan.review_due": PlanReviewDue,
     "social_care.referred": SocialCareReferred,
     "social_care.outcome_recorded": SocialCareOutcomeRecorded,
+    "supporting_families.enrolled": SupportingFamiliesEnrolled,
+    "supporting_families.claimed": SupportingFamiliesClaimed,
     AUDIT_EVENT_TYPE: AccessRecorded,
 }
 

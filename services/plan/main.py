@@ -17,6 +17,7 @@ from services.plan import routes
 from services.plan.clients import AssessmentFindings
 from services.plan.config import PlanSettings
 from services.plan.events import AssessmentEvents
+from services.plan.outcomes_plan import load_outcomes_plan
 from services.plan.service import announce_reviews_due
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -25,6 +26,8 @@ PURGE_EVERY_SECONDS = 3600.0
 
 def create_app(settings: PlanSettings | None = None) -> FastAPI:
     settings = settings or PlanSettings()
+    # Read before anything starts: a council's outcomes plan that does not hold together stops the service here.
+    outcomes_plan = load_outcomes_plan(settings.supporting_families_plan)
     app: FastAPI
 
     def findings() -> AssessmentFindings:
@@ -56,9 +59,10 @@ def create_app(settings: PlanSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Graduated Pathway: plans",
-        routers=[routes.router, routes.reports],
+        routers=[routes.router, routes.reports, routes.supporting_families],
         consumers=[assessments.consumer(), *access_consumers(settings)],
         migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         lifespan=lifespan,
     )
+    app.state.outcomes_plan = outcomes_plan
     return app

@@ -6,7 +6,9 @@ which is what the ETag names. The columns beside the document are what reports a
 on. `PlanEpisode` holds each episode of the document as a row, for the
 reports that count closures and re-referrals. `SocialCareReferral` is a referral to children's social care
 and its outcome. `PlanContact` is a contact recorded on a plan (a visit, call, meeting, message or note): its
-participants and summary are the family's case notes, a category of their own. `PlanOrganisation` indexes
+participants and summary are the family's case notes, a category of their own. `SupportingFamiliesEnrolment` and
+`SupportingFamiliesClaim` are the Supporting Families ledger: who joined, on which areas, and what was claimed.
+`PlanOrganisation` indexes
 who may see a plan by right of the plan itself (its author, its lead's organisation, its team), so that a list
 or a report can be narrowed in SQL. `AssessmentRecord` is what this service learnt from
 assessment events: enough to count assessments started, time a request for
@@ -14,8 +16,9 @@ support to an active plan and spot a re-referral.
 """
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Index, Text, text
+from sqlalchemy import JSON, Index, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from services.kit.db import UtcDateTime
@@ -190,3 +193,44 @@ class PlanContact(SQLModel, table=True):
     organisation_id: str = Field(max_length=64)  # who recorded it
     recorded_by: str = Field(max_length=255)
     recorded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class SupportingFamiliesEnrolment(SQLModel, table=True):
+    """A family joining the Supporting Families programme in an episode of its plan, on the headline outcome areas
+    that make it eligible; one per episode, decided by the database."""
+
+    __tablename__ = "supporting_families_enrolment"
+    __table_args__ = (UniqueConstraint("plan_id", "episode"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    family_id: str = Field(index=True, max_length=36)
+    plan_id: str = Field(foreign_key="plan.id", max_length=36)
+    episode: int
+    areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # never in events
+    enrolled_on: date
+    organisation_id: str = Field(max_length=64)  # who enrolled the family
+    enrolled_by: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class SupportingFamiliesClaim(SQLModel, table=True):
+    """A payment-by-results claim for an enrolled family: by significant and sustained progress (with the evidence
+    per area) or by continuous employment; once per family and episode, decided by the database."""
+
+    __tablename__ = "supporting_families_claim"
+    __table_args__ = (UniqueConstraint("family_id", "plan_id", "episode"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    enrolment_id: str = Field(foreign_key="supporting_families_enrolment.id", unique=True, max_length=36)
+    family_id: str = Field(max_length=36)
+    plan_id: str = Field(max_length=36)
+    episode: int
+    route: str = Field(max_length=30)  # significant_and_sustained, continuous_employment
+    outcomes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    employment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    claimed_on: date
+    financial_year: str = Field(index=True, max_length=7)  # 2025-26: April 2025 to March 2026
+    payment: int  # whole pounds, as the outcomes plan set it when the claim was made
+    organisation_id: str = Field(index=True, max_length=64)  # who claimed
+    claimed_by: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UtcDateTime)

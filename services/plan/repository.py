@@ -1,5 +1,5 @@
 """Every query the plan service makes: plans, who may see them by right of them, contacts, assessments seen,
-referrals to social care, and reports.
+referrals to social care, the Supporting Families ledger, and reports.
 
 Reports read narrow columns and count in Python (`service.reports`), which
 keeps the SQL the same on SQLite and PostgreSQL. `visible_to` narrows a
@@ -25,6 +25,8 @@ from services.plan.models import (
     PlanEpisode,
     PlanOrganisation,
     SocialCareReferral,
+    SupportingFamiliesClaim,
+    SupportingFamiliesEnrolment,
     episode_rows,
 )
 from services.plan.transitions import DISCARDED
@@ -584,3 +586,72 @@ async def stepped_down(
         *_in(col(Plan.opened_on), start, end), col(Plan.stepped_down_from).is_not(None), col(Plan.status) != DISCARDED
     )
     return cast(list[SteppedDown], (await session.execute(statement)).all())
+
+
+# --- the Supporting Families ledger -----------------------------------------------------
+
+
+async def open_plan(session: AsyncSession, family_id: str) -> Plan | None:
+    """The family's one open plan (draft or active), if it has one."""
+    statement = select(Plan).where(col(Plan.family_id) == family_id, col(Plan.status).not_in(("closed", DISCARDED)))
+    found: Plan | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
+async def saved_once(session: AsyncSession, row: SupportingFamiliesEnrolment | SupportingFamiliesClaim) -> bool:
+    """Write the enrolment or claim now; False, and nothing written, when its episode already has one."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def enrolment(session: AsyncSession, enrolment_id: str) -> SupportingFamiliesEnrolment | None:
+    return await session.get(SupportingFamiliesEnrolment, enrolment_id)
+
+
+async def enrolment_in(session: AsyncSession, plan_id: str, episode: int) -> SupportingFamiliesEnrolment | None:
+    statement = select(SupportingFamiliesEnrolment).where(
+        col(SupportingFamiliesEnrolment.plan_id) == plan_id, col(SupportingFamiliesEnrolment.episode) == episode
+    )
+    found: SupportingFamiliesEnrolment | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
+async def family_enrolments(
+    session: AsyncSession, family_id: str
+) -> list[tuple[SupportingFamiliesEnrolment, str | None]]:
+    """The family's enrolments, the first first, each with the id of the claim made for it."""
+    statement = (
+        select(SupportingFamiliesEnrolment, col(SupportingFamiliesClaim.id))
+        .outerjoin(
+            SupportingFamiliesClaim, col(SupportingFamiliesClaim.enrolment_id) == col(SupportingFamiliesEnrolment.id)
+        )
+        .where(col(SupportingFamiliesEnrolment.family_id) == family_id)
+        .order_by(col(SupportingFamiliesEnrolment.enrolled_on), col(SupportingFamiliesEnrolment.created_at))
+    )
+    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]
+
+
+async def claim_in(session: AsyncSession, family_id: str, plan_id: str, episode: int) -> SupportingFamiliesClaim | None:
+    statement = select(SupportingFamiliesClaim).where(
+        col(SupportingFamiliesClaim.family_id) == family_id,
+        col(SupportingFamiliesClaim.plan_id) == plan_id,
+        col(SupportingFamiliesClaim.episode) == episode,
+    )
+    found: SupportingFamiliesClaim | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
+
+
+async def claims_of_year(
+    session: AsyncSession, financial_year: str, claimed_by: str | None
+) -> list[SupportingFamiliesClaim]:
+    """The claims of a financial year in the order they were made; only `claimed_by`'s when named."""
+    statement = select(SupportingFamiliesClaim).where(col(SupportingFamiliesClaim.financial_year) == financial_year)
+    if claimed_by is not None:
+        statement = statement.where(col(SupportingFamiliesClaim.organisation_id) == claimed_by)
+    statement = statement.order_by(col(SupportingFamiliesClaim.claimed_on), col(SupportingFamiliesClaim.created_at))
+    return list((await session.execute(statement)).scalars())

@@ -1,5 +1,5 @@
-"""HTTP for plans, their contacts and chronology, referrals to social care and reports: translation only; the
-rules are in `service`.
+"""HTTP for plans, their contacts and chronology, referrals to social care, the Supporting Families ledger and
+reports: translation only; the rules are in `service`.
 
 Every report answers JSON, or CSV of its rows with `?format=csv` or
 `Accept: text/csv`.
@@ -29,12 +29,21 @@ from services.kit.problems import ValidationFailed
 from services.plan import service
 from services.plan.clients import AssessmentFindings
 from services.plan.document import dumped
-from services.plan.models import Plan, PlanContact, SocialCareReferral
+from services.plan.models import (
+    Plan,
+    PlanContact,
+    SocialCareReferral,
+    SupportingFamiliesClaim,
+    SupportingFamiliesEnrolment,
+)
+from services.plan.outcomes_plan import OutcomesPlan
 from services.plan.schemas import (
     ActivateIn,
     AssessmentsStarted,
     Caseload,
     Chronology,
+    ClaimIn,
+    ClaimOut,
     Claims,
     CloseIn,
     Closure,
@@ -43,11 +52,15 @@ from services.plan.schemas import (
     ContactOut,
     DiscardIn,
     DistanceTravelled,
+    EnrolmentIn,
+    EnrolmentOut,
     Goal,
     GoalIn,
     LeadProfessional,
+    Ledger,
     OpenWork,
     OutcomeIn,
+    OutcomesPlanOut,
     Period,
     PlanDuration,
     PlanIn,
@@ -532,7 +545,7 @@ async def caseload(session: SessionDep, principal: ReadsReports, fmt: Format = N
 async def claims(
     session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
 ) -> Response:
-    """Supporting Families claim candidates.
+    """Supporting Families claim candidates: an estimate; the ledger (`/supporting-families/claims`) holds claims.
 
     Plans closed in the period with every need met, in 3 or more outcome areas, and no re-referral
     or step-up for 6 months after closure.
@@ -580,3 +593,137 @@ async def record_social_care_outcome(
     """What social care decided on the referral, recorded once (409 after); never before the referral's date."""
     referral = await service.referrals.record_outcome(session, policy, principal, referral_id, body)
     return referral_out(referral)
+
+
+# --- the Supporting Families ledger -----------------------------------------------------
+
+
+async def _outcomes_plan(request: Request) -> OutcomesPlan:
+    plan: OutcomesPlan = request.app.state.outcomes_plan
+    return plan
+
+
+OutcomesPlanDep = Annotated[OutcomesPlan, Depends(_outcomes_plan)]
+supporting_families = APIRouter(prefix="/supporting-families", tags=["supporting families"])
+
+
+def enrolment_out(enrolment: SupportingFamiliesEnrolment, claim_id: str | None) -> EnrolmentOut:
+    return EnrolmentOut.model_validate(
+        {
+            "id": enrolment.id,
+            "family_id": enrolment.family_id,
+            "plan_id": enrolment.plan_id,
+            "episode": enrolment.episode,
+            "areas": enrolment.areas,
+            "enrolled_on": enrolment.enrolled_on,
+            "organisation_id": enrolment.organisation_id,
+            "claim_id": claim_id,
+        }
+    )
+
+
+def claim_out(claim: SupportingFamiliesClaim) -> ClaimOut:
+    return ClaimOut.model_validate(claim, from_attributes=True)
+
+
+@supporting_families.get("/outcomes-plan")
+async def get_outcomes_plan(outcomes: OutcomesPlanDep, _caller: ReadsPlans) -> OutcomesPlanOut:
+    """The council's outcomes plan: headline areas and indicators, the rules of a claim, the payment and targets."""
+    return OutcomesPlanOut.model_validate(
+        {
+            "council": outcomes.council,
+            "minimum_areas": outcomes.minimum_areas,
+            "continuous_employment_months": outcomes.continuous_employment.months,
+            "payment_per_claim": outcomes.payment_per_claim,
+            "headline_areas": [
+                {
+                    "key": area.key,
+                    "name": area.name,
+                    "sustained_months": outcomes.months_sustained(area),
+                    "indicators": [indicator.model_dump() for indicator in area.indicators],
+                }
+                for area in outcomes.headline_areas
+            ],
+            "targets": [target.model_dump() for target in outcomes.targets],
+        }
+    )
+
+
+@supporting_families.post(
+    "/enrolments", status_code=201, response_model=EnrolmentOut, responses=problems(403, 409, 422)
+)
+async def enrol_in_supporting_families(
+    body: EnrolmentIn,
+    session: SessionDep,
+    policy: PolicyDep,
+    outcomes: OutcomesPlanDep,
+    principal: WritesPlans,
+    idempotency: IdempotencyDep,
+) -> Response:
+    """The family joins, in its open plan's episode, on the headline areas that make it eligible (two or more)."""
+    if (replayed := await idempotency.replay(body)) is not None:
+        return replayed
+    enrolment = await service.supporting_families.enrol(session, policy, principal, outcomes, body)
+    headers = {"Location": f"/supporting-families/enrolments?family_id={enrolment.family_id}"}
+    answer = enrolment_out(enrolment, None).model_dump(mode="json")
+    return idempotency.remember(JSONResponse(answer, 201, headers))
+
+
+@supporting_families.get("/enrolments", responses=problems(403))
+async def list_supporting_families_enrolments(
+    session: SessionDep, policy: PolicyDep, principal: ReadsPlans, family_id: Annotated[str, Query(max_length=36)]
+) -> list[EnrolmentOut]:
+    """The family's enrolments, each with its claim once made, to its council and a coordinator; audited."""
+    enrolments = await service.supporting_families.family_enrolments(session, policy, principal, family_id)
+    return [enrolment_out(enrolment, claim_id) for enrolment, claim_id in enrolments]
+
+
+@supporting_families.post("/claims", status_code=201, response_model=ClaimOut, responses=problems(403, 404, 409, 422))
+async def claim_for_a_family(
+    body: ClaimIn,
+    session: SessionDep,
+    policy: PolicyDep,
+    outcomes: OutcomesPlanDep,
+    principal: WritesPlans,
+    idempotency: IdempotencyDep,
+) -> Response:
+    """A claim for an enrolled family, by significant and sustained progress or continuous employment; once."""
+    if (replayed := await idempotency.replay(body)) is not None:
+        return replayed
+    made = await service.supporting_families.claim(session, policy, principal, outcomes, body)
+    return idempotency.remember(JSONResponse(claim_out(made).model_dump(mode="json"), 201))
+
+
+@supporting_families.get("/claims", responses=problems(403, 422))
+async def supporting_families_ledger(
+    session: SessionDep,
+    outcomes: OutcomesPlanDep,
+    principal: ReadsPlans,
+    year: Annotated[
+        str | None,
+        Query(max_length=7, description="the financial year, April to March, as 2025-26; this one when left out"),
+    ] = None,
+) -> Ledger:
+    """A financial year's claims against its target, with the payment due; a coordinator's every claim, a
+    council's its own; each claim's read audited."""
+    found = await service.supporting_families.claims_of_year(session, principal, outcomes, year)
+    by_route = {"significant_and_sustained": 0, "continuous_employment": 0}
+    for made in found.claims:
+        by_route[made.route] += 1
+    claimed = len(found.claims)
+    target = found.target
+    return Ledger.model_validate(
+        {
+            "year": found.year,
+            "starts_on": found.starts_on,
+            "ends_on": found.ends_on,
+            "target": target,
+            "claimed": claimed,
+            "by_route": by_route,
+            "share_of_target": round(claimed / target, 4) if target else None,
+            "remaining_to_target": max(target - claimed, 0) if target is not None else None,
+            "payment_per_claim": outcomes.payment_per_claim,
+            "payment_due": sum(made.payment for made in found.claims),
+            "claims": [claim_out(made) for made in found.claims],
+        }
+    )

@@ -589,7 +589,140 @@ class ClaimCandidate(BaseModel):
     outcome_areas: int
 
 
+CLAIMS_ESTIMATE = (
+    "An estimate by one local rule applied at closure, not what was claimed: the Supporting Families ledger, "
+    "GET /supporting-families/claims?year=, holds the claims made against the council's outcomes plan."
+)
+
+
 class Claims(BaseModel):
     period: Period
     candidates: list[ClaimCandidate]
     awaiting_six_months: int  # would qualify, but 6 months have not yet passed since closure
+    estimate: Literal[True] = True
+    note: str = CLAIMS_ESTIMATE
+    ledger: str = "/supporting-families/claims"
+
+
+# --- the Supporting Families ledger -----------------------------------------------------
+
+AreaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ClaimRoute = Literal["significant_and_sustained", "continuous_employment"]
+
+
+class EnrolmentIn(Strict):
+    family_id: RecordId
+    areas: list[AreaKey] = Field(
+        min_length=1,
+        max_length=20,
+        description="the headline outcome areas of the council's outcomes plan that make the family eligible "
+        "(as many as the plan's `minimum_areas`, two in the demo's)",
+    )
+    enrolled_on: Day | None = Field(
+        default=None, description="when the family joined; today when left out, never before its episode opened"
+    )
+
+
+class EnrolmentOut(BaseModel):
+    """A family in the Supporting Families programme, in one episode of its plan."""
+
+    id: str
+    family_id: str
+    plan_id: str
+    episode: int = Field(description="the plan's episode the family joined in")
+    areas: list[str]
+    enrolled_on: date
+    organisation_id: str = Field(description="the organisation that enrolled the family")
+    claim_id: str | None = Field(description="the claim made for the family in this episode, once made")
+
+
+class OutcomeEvidence(Strict):
+    area: AreaKey
+    indicator: AreaKey = Field(description="one of the area's indicators in the outcomes plan")
+    achieved_on: Day = Field(description="when the indicator was first met; not before the family's episode opened")
+    sustained_until: Day = Field(
+        description="the last day it was seen to hold; at least the area's months after `achieved_on`"
+    )
+
+
+class EmploymentEvidence(Strict):
+    started_on: Day = Field(description="when the adult started work; not before the family's episode opened")
+    sustained_until: Day = Field(description="the last day of work without a break seen, on or before the claim")
+
+
+class ClaimIn(Strict):
+    enrolment_id: RecordId
+    route: ClaimRoute
+    outcomes: list[OutcomeEvidence] | None = Field(
+        default=None,
+        max_length=20,
+        description="`significant_and_sustained`: the evidence for every area the family was enrolled on",
+    )
+    employment: EmploymentEvidence | None = Field(default=None, description="`continuous_employment`: the work")
+    claimed_on: Day | None = Field(default=None, description="today when left out; never in the future")
+
+
+class ClaimOut(BaseModel):
+    """A payment-by-results claim for a family, in the financial year of its date."""
+
+    id: str
+    enrolment_id: str
+    family_id: str
+    plan_id: str
+    episode: int
+    route: ClaimRoute
+    outcomes: list[OutcomeEvidence]
+    employment: EmploymentEvidence | None
+    claimed_on: date
+    financial_year: str = Field(description="April to March, as 2025-26")
+    payment: int = Field(description="whole pounds, as the outcomes plan said when the claim was made")
+    organisation_id: str = Field(description="the organisation that claimed")
+
+
+class ClaimsByRoute(BaseModel):
+    significant_and_sustained: int
+    continuous_employment: int
+
+
+class Ledger(BaseModel):
+    """The claims of one financial year against the outcomes plan's target for it."""
+
+    year: str
+    starts_on: date
+    ends_on: date
+    target: int | None = Field(description="families to claim for in the year; none when the plan sets no target")
+    claimed: int
+    by_route: ClaimsByRoute
+    share_of_target: float | None
+    remaining_to_target: int | None
+    payment_per_claim: int = Field(description="whole pounds, as the outcomes plan says today")
+    payment_due: int = Field(description="whole pounds: the sum of the claims' payments")
+    claims: list[ClaimOut]
+
+
+class IndicatorOut(BaseModel):
+    key: str
+    description: str
+
+
+class HeadlineAreaOut(BaseModel):
+    key: str
+    name: str
+    sustained_months: int
+    indicators: list[IndicatorOut]
+
+
+class TargetOut(BaseModel):
+    year: str
+    families: int
+
+
+class OutcomesPlanOut(BaseModel):
+    """The council's outcomes plan, as the service loaded it at start."""
+
+    council: str
+    minimum_areas: int
+    continuous_employment_months: int
+    payment_per_claim: int
+    headline_areas: list[HeadlineAreaOut]
+    targets: list[TargetOut]

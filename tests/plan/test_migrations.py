@@ -1,5 +1,6 @@
-"""The lead's e-mail column comes with `plan_0002`, the referrals table with `plan_0004` and the contacts table with
-`plan_0005`; each goes with its downgrade, leaving the plans as they were."""
+"""The lead's e-mail column comes with `plan_0002`, the referrals table with `plan_0004`, the contacts table with
+`plan_0005` and the Supporting Families ledger with `plan_0006`; each goes with its downgrade, leaving the plans as
+they were."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -18,7 +19,13 @@ from services.kit.settings import DatabaseSettings
 from services.kit.testing import DatabaseFactory
 from services.plan.document import Participant
 from services.plan.main import MIGRATIONS
-from services.plan.models import Plan, PlanContact, SocialCareReferral
+from services.plan.models import (
+    Plan,
+    PlanContact,
+    SocialCareReferral,
+    SupportingFamiliesClaim,
+    SupportingFamiliesEnrolment,
+)
 
 
 @pytest.fixture
@@ -146,3 +153,61 @@ async def test_the_contacts_table_comes_with_plan_0005_and_goes_with_its_downgra
     await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
     async with database.engine.connect() as connection:
         assert "plan_contact" in await connection.run_sync(tables)
+
+
+async def test_the_supporting_families_ledger_comes_with_plan_0006_once_per_episode_and_goes_with_its_downgrade(
+    database: Database,
+) -> None:
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    at = datetime.now(UTC)
+    areas = ["education_and_attendance", "housing"]
+    async with database.sessionmaker() as session:
+        session.add(Plan(
+            id="plan-1", family_id="family-1", status="active", version=1, organisation_id="org-council",
+            created_by="worker@org-council", opened_on=date(2025, 1, 6), created_at=at, updated_at=at,
+        ))  # fmt: skip
+        await session.flush()
+        session.add(SupportingFamiliesEnrolment(
+            id="enrolment-1", family_id="family-1", plan_id="plan-1", episode=1, areas=areas,
+            enrolled_on=date(2025, 1, 20), organisation_id="org-council", enrolled_by="worker@org-council",
+            created_at=at,
+        ))  # fmt: skip
+        await session.flush()
+        session.add(SupportingFamiliesClaim(
+            id="claim-1", enrolment_id="enrolment-1", family_id="family-1", plan_id="plan-1", episode=1,
+            route="continuous_employment", employment={"started_on": "2025-02-03", "sustained_until": "2025-08-03"},
+            claimed_on=date(2026, 2, 10), financial_year="2025-26", payment=800, organisation_id="org-council",
+            claimed_by="worker@org-council", created_at=at,
+        ))  # fmt: skip
+        await session.commit()
+    async with database.sessionmaker() as session:
+        enrolment = await session.get(SupportingFamiliesEnrolment, "enrolment-1")
+        assert enrolment is not None and enrolment.areas == areas
+    async with database.sessionmaker() as session:  # a second enrolment in the episode
+        session.add(SupportingFamiliesEnrolment(
+            id="enrolment-2", family_id="family-1", plan_id="plan-1", episode=1, areas=areas,
+            enrolled_on=date(2025, 1, 21), organisation_id="org-hub", enrolled_by="worker@org-hub", created_at=at,
+        ))  # fmt: skip
+        with pytest.raises(IntegrityError):
+            await session.commit()
+    async with database.sessionmaker() as session:  # a second claim for the family and episode
+        session.add(SupportingFamiliesClaim(
+            id="claim-2", enrolment_id="enrolment-1", family_id="family-1", plan_id="plan-1", episode=1,
+            route="significant_and_sustained", claimed_on=date(2026, 2, 11), financial_year="2025-26", payment=800,
+            organisation_id="org-hub", claimed_by="worker@org-hub", created_at=at,
+        ))  # fmt: skip
+        with pytest.raises(IntegrityError):
+            await session.commit()
+
+    await _downgrade_to(database, "plan_0005")
+
+    def tables(connection: Connection) -> list[str]:
+        return inspect(connection).get_table_names()
+
+    async with database.engine.connect() as connection:
+        left = await connection.run_sync(tables)
+        assert "supporting_families_enrolment" not in left and "supporting_families_claim" not in left
+        assert (await connection.execute(text("SELECT count(*) FROM plan"))).scalar_one() == 1
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+    async with database.engine.connect() as connection:
+        assert {"supporting_families_enrolment", "supporting_families_claim"} <= set(await connection.run_sync(tables))

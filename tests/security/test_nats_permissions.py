@@ -182,7 +182,9 @@ def test_only_the_consent_service_publishes_what_changes_access_or_speaks_for_th
     assert by_name["assessment"].publishes == [
         "pathway.assessment.>", "pathway.audit.recorded", "pathway.form.>", "pathway.request.>",
     ]  # fmt: skip
-    assert by_name["plan"].publishes == ["pathway.audit.recorded", "pathway.plan.>", "pathway.social_care.>"]
+    assert by_name["plan"].publishes == [
+        "pathway.audit.recorded", "pathway.plan.>", "pathway.social_care.>", "pathway.supporting_families.>",
+    ]  # fmt: skip
     assert by_name["notifications"].publishes == ["pathway.notification.>"]
     assert by_name["gateway"].publishes == ["pathway.credentials.>"] and not by_name["gateway"].consumers
     assert by_name[STREAMS_USER].manages_streams

@@ -474,6 +474,56 @@ def referral_write(status: int) -> Callable[[str], Expected]:
 
 
 REFERRAL = "a basis for the family's plans: its plans' organisations and a coordinator refer; a grantee reads only"
+# The Supporting Families programme is the council's: the family's council (the team member, a council on the plan)
+# and the coordinator keep its records; another holder of a basis for the family's plans is told so.
+SUPPORTING_FAMILIES = (
+    "a basis for the family's plans, held by a council or a coordinator; other holders not-the-council"
+)
+COUNCILS = frozenset({TEAM_MEMBER, COORDINATOR})
+
+
+def the_council(then: Expected) -> Callable[[str], Expected]:
+    return by_actor(ACCESS_REFUSED, **{
+        name.replace(" ", "_"): then if name in COUNCILS else refused(403, "not-the-council") for name in PLAN_HOLDERS
+    })  # fmt: skip
+
+
+def enrolment(world: World) -> dict[str, Any]:
+    return {"family_id": world.family_id, "areas": ["education_and_attendance", "housing"]}
+
+
+async def claim_for_the_family(world: World, actor: Actor) -> httpx.Response:
+    """A claim by continuous employment for the family's enrolment, as the coordinator lists it."""
+    listed = await world.http.get(
+        f"/supporting-families/enrolments?family_id={world.family_id}", headers=world.actors[COORDINATOR].headers
+    )
+    assert listed.status_code == 200 and listed.json(), listed.text
+    body = {  # six months of work since the plan opened on the day its assessment started, 17 February 2025
+        "enrolment_id": listed.json()[0]["id"],
+        "route": "continuous_employment",
+        "employment": {"started_on": "2025-03-01", "sustained_until": "2025-09-01"},
+    }
+    return await world.http.post("/supporting-families/claims", json=body, headers=actor.headers)
+
+
+async def enrolment_to_councils(world: World, actor: Actor, response: httpx.Response) -> str | None:
+    if response.status_code != 200:
+        return None
+    listed = [(e["family_id"], e["areas"]) for e in response.json()]
+    expected = [(world.family_id, enrolment(world)["areas"])]
+    return None if listed == expected else f"lists {listed}, expected {expected}"
+
+
+async def the_family_s_claim(world: World, actor: Actor, response: httpx.Response) -> str | None:
+    """This year's ledger holds the claim the team member's council made, to it and to the coordinator."""
+    if response.status_code != 200:
+        return None
+    ledger = response.json()
+    claimed = [(c["family_id"], c["organisation_id"]) for c in ledger["claims"]]
+    expected = [(world.family_id, world.actors[TEAM_MEMBER].id)]
+    return None if claimed == expected and ledger["claimed"] == 1 else f"claims {claimed}, expected {expected}"
+
+
 RECORDS_CONTACTS = by_actor(ACCESS_REFUSED, **{
     name.replace(" ", "_"): answers(201) if name in ON_THE_PLAN else refused(403, "not-on-the-team")
     for name in PLAN_HOLDERS
@@ -656,6 +706,29 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/social-care-referrals/{referral_id}/outcome"): Row(
         decide_a_fresh_referral, referral_write(200), why=REFERRAL
     ),
+    ("POST", "/supporting-families/enrolments"): Row(
+        post(lambda w: "/supporting-families/enrolments", enrolment),
+        the_council(answers(201, 409)),
+        why=f"{SUPPORTING_FAMILIES}; once per episode: the first council to enrol makes it, the next is told 409",
+    ),
+    ("GET", "/supporting-families/enrolments"): Row(
+        get(lambda w: f"/supporting-families/enrolments?family_id={w.family_id}"),
+        the_council(answers(200)),
+        enrolment_to_councils,
+        why=SUPPORTING_FAMILIES,
+    ),
+    ("POST", "/supporting-families/claims"): Row(
+        claim_for_the_family,
+        the_council(answers(201, 409)),
+        why=f"{SUPPORTING_FAMILIES}; once per family and episode: the first council to claim makes it, the next 409",
+    ),
+    ("GET", "/supporting-families/claims"): Row(
+        get(lambda w: "/supporting-families/claims"),
+        rule(COUNCILS, answers(200), refused(403, "not-the-council")),
+        the_family_s_claim,
+        why="the year's ledger names no family in its request: a council reads the claims it made, a coordinator "
+        "every claim, and anyone else is told the ledger is the council's",
+    ),
     ("PATCH", "/plans/{plan_id}"): Row(
         change_the_plan("", lambda p: {"next_review_due": (date.today() + timedelta(days=30)).isoformat()}),
         ON_THE_PLAN_ONLY,
@@ -732,6 +805,7 @@ NOT_FAMILY_DATA: dict[tuple[str, str], str] = {
     ("GET", "/reports/step-down-outcomes"): REPORT,
     ("GET", "/reports/front-door"): "counts and outcomes of the requests the caller made or was allocated (every "
     "request for a coordinator or with reports:all), not one family's data",
+    ("GET", "/supporting-families/outcomes-plan"): "the council's outcomes plan, the same for every family",
     ("GET", "/subscriptions"): SUBSCRIPTION,
     ("GET", "/subscriptions/{subscription_id}"): SUBSCRIPTION,
     ("DELETE", "/subscriptions/{subscription_id}"): SUBSCRIPTION,

@@ -10,9 +10,10 @@
 - `contacts`: contacts with the family recorded on a plan, whose notes are the category `case_notes`.
 - `chronology`: a plan's steps, reviews, contacts, assessment and referrals in date order.
 - `reports`: the measures councils publish.
+- `supporting_families`: the Supporting Families ledger: enrolments and claims against the outcomes plan.
 """
 
-from services.plan.service import chronology, contacts, referrals, reports
+from services.plan.service import chronology, contacts, referrals, reports, supporting_families
 from services.plan.service.access import Editor, family_plans, participants, plans_led_by, read_plan
 from services.plan.service.changes import (
     activate,
@@ -52,5 +53,6 @@ __all__ = [
     "reports",
     "step_down",
     "step_up",
+    "supporting_families",
     "update_plan",
 ]

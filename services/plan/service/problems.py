@@ -50,3 +50,38 @@ class InvalidReferral(ValidationFailed):
 
 class InvalidContact(ValidationFailed):
     slug, title = "invalid-contact", "The contact would not hold together"
+
+
+class NotTheCouncil(Forbidden):
+    slug, title = (
+        "not-the-council",
+        "Only the family's council and an early help coordinator keep its Supporting Families records",
+    )
+
+
+class NoOpenPlan(Conflict):
+    slug, title = "no-open-plan", "The family has no open plan to enrol it in"
+
+
+class AlreadyEnrolled(Conflict):
+    slug, title = "already-enrolled", "The family is already enrolled in this episode of its plan"
+
+
+class NotEligible(ValidationFailed):
+    slug, title = "not-eligible", "The family does not meet the outcomes plan's eligibility"
+
+
+class InvalidEnrolment(ValidationFailed):
+    slug, title = "invalid-enrolment", "The enrolment would not hold together"
+
+
+class EnrolmentNotFound(NotFound):
+    slug, title = "enrolment-not-found", "No such Supporting Families enrolment"
+
+
+class AlreadyClaimed(Conflict):
+    slug, title = "already-claimed", "The family has already been claimed for in this episode"
+
+
+class ClaimNotEvidenced(ValidationFailed):
+    slug, title = "claim-not-evidenced", "The claim is not evidenced as the outcomes plan requires"
