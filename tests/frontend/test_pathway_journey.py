@@ -37,7 +37,7 @@ from tests.support.whole_family import WholeFamily, fill_whole_family_assessment
 ENGLAND = ZoneInfo("Europe/London")
 BORN = date(2012, 3, 8)
 WORRY = "Tyler's attendance has fallen to 82% this term and he has been excluded twice."
-NEED = "Tyler is in school every day and on time."
+NEED = "Tyler misses school most Mondays and is often late."
 RENT = "Mark would like help with the rent arrears."
 VISIT = "Mark says mornings are calmer since Tyler joined the walking bus."
 CALL = "Tyler's SENCo rang: attendance is up this week."
@@ -199,6 +199,7 @@ async def test_a_family_goes_from_a_school_s_request_for_support_through_a_plan_
         family_says="Mark wants Tyler back on track at school.",
         agrees="Yes",
         need=(NEED, "education_and_attendance"),
+        level_of_need="Level 3: targeted (complex early help)",
         next_step="Team around the family",
         held_on=date.today(),
     )
@@ -269,6 +270,8 @@ async def test_a_family_goes_from_a_school_s_request_for_support_through_a_plan_
     await submit(page, "Activate the plan")
     await expect(page.get_by_text("The plan is active.")).to_be_visible()
     await lead.step("active-plan")
+    await submit(page, "Mark as done Join the walking bus")
+    await expect(page.get_by_text("The action is marked as done.")).to_be_visible()
 
     # Two contacts with the family, read back in the chronology in the order they happened.
     now = datetime.now(ENGLAND).replace(second=0, microsecond=0)
@@ -340,6 +343,7 @@ async def test_a_family_goes_from_a_school_s_request_for_support_through_a_plan_
 
     for session in sessions:
         session.assert_clean()
+        await session.context.close()
 
     # What the pages did is what the services hold.
     council = await client_headers(gateway, people.council)
@@ -353,6 +357,10 @@ async def test_a_family_goes_from_a_school_s_request_for_support_through_a_plan_
         ("Pat Visitor", people.health.organisation_id),
     ]
     assert [(n["description"], n["status"]) for n in stored["needs"]] == [(NEED, "met"), (RENT, "met")]
+    assert [(a["description"], a["done_on"]) for a in stored["actions"]] == [
+        ("Join the walking bus", date.today().isoformat())
+    ]
+    assert stored["level_of_need"] == "3"
     assert [e["close_reason"] for e in stored["episodes"]] == ["outcomes_met", None]
     assert [(r["ratings"][0]["stage"], r["ratings"][0]["score"]) for r in stored["reviews"]] == [("action", 8)]
     contacts = (await gateway.http.get(f"/plans/{plan_id}/contacts", headers=council)).json()

@@ -18,6 +18,7 @@ class WholeFamily:
     family_says: str
     agrees: str = "Partly"
     need: tuple[str, str] | None = None  # the need agreed (description, outcome area), when it is not left to chance
+    level_of_need: str | None = None  # the label of "Level of need", when it is not left to chance
     next_step: str | None = None  # the label of "What happens next?", when it is not left to chance
     held_on: date | None = None  # the day it was started and completed, when it is not left to chance
 
@@ -86,6 +87,8 @@ async def fill_whole_family_assessment(session: Session, family_url: str, answer
         if answers.need and page.url.endswith("/pages/needs"):
             await page.locator("textarea[name='/needs/0/description']").fill(answers.need[0])
             await _choose(session, "/needs/0/outcome_area", answers.need[1])
+        if answers.level_of_need and page.url.endswith("/pages/outcome"):
+            await page.get_by_role("group", name="Level of need").get_by_label(answers.level_of_need).check()
         if answers.next_step and page.url.endswith("/pages/outcome"):
             await page.get_by_role("group", name="What happens next?").get_by_label(answers.next_step).check()
         if answers.held_on and page.url.endswith("/pages/outcome"):
