@@ -2,51 +2,29 @@
 an organisation the family shared the plan with, but not its case notes, sees the chronology without the notes.
 """
 
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.support.browser import Camera, People, client_headers, hidden, open_session, sign_in
+from tests.support.browser import (
+    Camera,
+    People,
+    client_headers,
+    fill_date,
+    hidden,
+    open_session,
+    sign_in,
+    submit,
+)
 from tests.support.gateway import GatewayStack
-from tests.support.samples import family_body, sample
-from tests.support.waiting import eventually
+from tests.support.plan import draft_plan
 
 ENGLAND = ZoneInfo("Europe/London")
 VISIT_NOTE = "Grace says mornings are calmer since the walking bus started."
 CALL_NOTE = "Amara's teacher rang: attendance is up this week."
-
-
-async def draft_plan(http: httpx.AsyncClient, author: dict[str, str]) -> dict[str, Any]:
-    """A family's draft plan, opened from its submitted early help assessment."""
-    family = (await http.post("/families", json=family_body(), headers=author)).json()
-    assessment = {"family_id": family["id"], "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": sample("early-help-assessment", 1), "status": "submitted"}  # fmt: skip
-    assert (await http.post("/assessments", json=assessment, headers=author)).status_code == 201
-    listed: list[dict[str, Any]] = []
-
-    async def opened() -> bool:
-        listed[:] = (await http.get("/plans", params={"family_id": family["id"]}, headers=author)).json()
-        return len(listed) == 1
-
-    await eventually(opened)
-    plan: dict[str, Any] = (await http.get(f"/plans/{listed[0]['id']}", headers=author)).json()
-    return plan
-
-
-async def fill_date(page: Page, legend: str, day: date) -> None:
-    group = page.get_by_role("group", name=legend)
-    await group.get_by_label("Day").fill(str(day.day))
-    await group.get_by_label("Month").fill(str(day.month))
-    await group.get_by_label("Year").fill(str(day.year))
-
-
-async def submit(page: Page, button: str) -> None:
-    async with page.expect_navigation():
-        await page.get_by_role("button", name=button).click()
 
 
 def written(moment: datetime) -> str:

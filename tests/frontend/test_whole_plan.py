@@ -11,45 +11,25 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Camera, People, client_headers, hidden, open_session, sign_in
+from tests.support.browser import (
+    Camera,
+    People,
+    client_headers,
+    fill_date,
+    focused,
+    hidden,
+    open_session,
+    sign_in,
+    submit,
+    tab_to,
+)
 from tests.support.gateway import GatewayStack
-from tests.support.samples import family_body, sample
-from tests.support.waiting import eventually
-
-
-async def draft_plan(http: httpx.AsyncClient, author: dict[str, str]) -> dict[str, Any]:
-    """A family's draft plan, opened from its submitted early help assessment."""
-    family = (await http.post("/families", json=family_body(), headers=author)).json()
-    assessment = {"family_id": family["id"], "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": sample("early-help-assessment", 1), "status": "submitted"}  # fmt: skip
-    assert (await http.post("/assessments", json=assessment, headers=author)).status_code == 201
-    listed: list[dict[str, Any]] = []
-
-    async def opened() -> bool:
-        listed[:] = (await http.get("/plans", params={"family_id": family["id"]}, headers=author)).json()
-        return len(listed) == 1
-
-    await eventually(opened)
-    plan: dict[str, Any] = (await http.get(f"/plans/{listed[0]['id']}", headers=author)).json()
-    assert plan["status"] == "draft" and plan["needs"]
-    return plan
+from tests.support.plan import draft_plan
 
 
 async def offered(page: Page) -> list[str]:
     """The plan's next steps the page offers, as buttons."""
     return await page.locator("#next-steps a").all_inner_texts()
-
-
-async def fill_date(page: Page, legend: str, day: date) -> None:
-    group = page.get_by_role("group", name=legend)
-    await group.get_by_label("Day").fill(str(day.day))
-    await group.get_by_label("Month").fill(str(day.month))
-    await group.get_by_label("Year").fill(str(day.year))
-
-
-async def submit(page: Page, button: str) -> None:
-    async with page.expect_navigation():
-        await page.get_by_role("button", name=button).click()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
@@ -263,22 +243,15 @@ async def test_a_team_member_is_added_with_the_keyboard_alone(
     await council.sign_in(people.council)
     await page.goto(f"{council.base}/plans/{plan['id']}/team")
 
-    async def focused() -> str:
-        return str(await page.evaluate("document.activeElement.id || document.activeElement.tagName"))
-
-    for _ in range(30):  # past the skip link, the header and the sign-out button
-        await page.keyboard.press("Tab")
-        if await focused() == "member_name":
-            break
-    assert await focused() == "member_name"
+    await tab_to(page, "member_name")  # past the skip link, the header and the sign-out button
     await page.keyboard.type("Jo Teacher")
     await page.keyboard.press("Tab")
     await page.keyboard.type("Class teacher")
     await page.keyboard.press("Tab")
-    assert await focused() == "member_organisation"
+    assert await focused(page) == "member_organisation"
     await page.keyboard.type("Hill Top")  # a select's option is chosen by typing its first letters
     await page.keyboard.press("Tab")
-    assert await focused() == "submit"
+    assert await focused(page) == "submit"
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     await expect(page.get_by_text("The team member is added.")).to_be_visible()

@@ -3,14 +3,16 @@
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.support.gateway import Gateway
+from tests.support.waiting import eventually
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -21,6 +23,9 @@ NHS_NUMBER = "9434765919"  # the answer `answer_everything` gives an NHS number 
 # A submit runs through the gateway and two services; on a loaded CI machine that outlasts Playwright's
 # five-second wait for an expected element. A page that never shows it still fails, twenty seconds on.
 expect.set_options(timeout=20_000)
+# Making a client or a member hashes its secret with argon2, which on a loaded two-core machine outlasts httpx's
+# five seconds as a sign-in does (see `first_sign_in`).
+HASHING = 30.0
 
 
 @dataclass
@@ -47,20 +52,28 @@ async def register(gateway: Gateway, name: str, kind: str, email: str, coordinat
     body = {"name": name, "type": kind, "coordinator": coordinator}
     organisation = await gateway.http.post("/admin/organisations", json=body, headers=admin)
     organisation_id = organisation.json()["id"]
-    user = await gateway.http.post(
-        "/admin/users",
-        json={"organisation_id": organisation_id, "email": email, "name": f"A {kind} practitioner",
-              "roles": ["practitioner"]},
-        headers=admin,
-    )  # fmt: skip
     client = await gateway.http.post(
         "/admin/clients",
         json={"organisation_id": organisation_id, "name": f"{name} system",
               "scopes": ["assessments:read", "assessments:write", "plans:read", "plans:write", "consent:read"]},
         headers=admin,
+        timeout=HASHING,
     )  # fmt: skip
+    organisation_client = Member(organisation_id, name, "", "", client.json()["id"], client.json()["client_secret"])
+    return await add_staff(gateway, organisation_client, email, f"A {kind} practitioner", ["practitioner"])
+
+
+async def add_staff(gateway: Gateway, colleague: Member, email: str, name: str, roles: list[str]) -> Member:
+    """Another member of staff of the colleague's organisation, signed in once to choose their password."""
+    user = await gateway.http.post(
+        "/admin/users",
+        json={"organisation_id": colleague.organisation_id, "email": email, "name": name, "roles": roles},
+        headers=await gateway.bearer(),
+        timeout=HASHING,
+    )
+    assert user.status_code == 201, user.text
     password = await first_sign_in(gateway.url, email, user.json()["initial_password"])
-    return Member(organisation_id, name, email, password, client.json()["id"], client.json()["client_secret"])
+    return replace(colleague, email=email, password=password)
 
 
 async def first_sign_in(gateway_url: str, email: str, temporary_password: str) -> str:
@@ -207,9 +220,9 @@ async def answer_everything(page: Page) -> None:
             kind = await box.get_attribute("type")
             value = NHS_NUMBER if name.endswith("nhs_number") else "Alex Example"
             await box.fill("alex@example.org" if kind == "email" else value)
-    for date in await page.locator(".govuk-date-input").all():
+    for date_input in await page.locator(".govuk-date-input").all():
         for part, value in (("day", "1"), ("month", "3"), ("year", "2026")):
-            field = date.locator(f"input[name$='-{part}']")
+            field = date_input.locator(f"input[name$='-{part}']")
             if not await field.input_value():
                 await field.fill(value)
     for group in await page.locator(".govuk-radios, .govuk-checkboxes").all():
@@ -223,3 +236,40 @@ async def answer_everything(page: Page) -> None:
 async def save_and_continue(page: Page) -> None:
     async with page.expect_navigation():
         await page.get_by_role("button", name="Save and continue").click()
+
+
+async def submit(page: Page, button: str) -> None:
+    async with page.expect_navigation():
+        await page.get_by_role("button", name=button).click()
+
+
+async def fill_date(page: Page, legend: str, day: date) -> None:
+    group = page.get_by_role("group", name=legend)
+    await group.get_by_label("Day").fill(str(day.day))
+    await group.get_by_label("Month").fill(str(day.month))
+    await group.get_by_label("Year").fill(str(day.year))
+
+
+async def focused(page: Page) -> str:
+    """The id of the element the keyboard is on (its tag name when it has none)."""
+    return str(await page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+
+
+async def tab_to(page: Page, element_id: str, presses: int = 40) -> None:
+    """Tab forward, as a keyboard user does, until the element is reached: past the skip link, header and menu."""
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        if await focused(page) == element_id:
+            return
+    raise AssertionError(f"{element_id} is not reached with the Tab key")
+
+
+async def reload_until_shown(page: Page, shown: Locator, within: float = 60.0) -> None:
+    """Reload a server-rendered page until it shows what a service does in the background (a consumer's effect)."""
+
+    async def there() -> bool:
+        await page.reload()
+        return await shown.count() > 0
+
+    there.__name__ = f"reload_until_shown({shown})"
+    await eventually(there, within)

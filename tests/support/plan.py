@@ -15,7 +15,7 @@ from services.kit.natsserver import NatsServer
 from services.kit.testing import TokenMint
 from tests.support import consent
 from tests.support.organisations import Organisation, organisation
-from tests.support.samples import assessment_answers, family_body
+from tests.support.samples import assessment_answers, family_body, sample
 from tests.support.stack import Started
 from tests.support.waiting import eventually
 
@@ -107,3 +107,21 @@ class PlanStack:
 async def grant(stack: PlanStack, recorder: Organisation, family_id: str, **terms: Any) -> dict[str, Any]:
     """A consent grant recorded by `recorder` for the family, through the stack's consent service."""
     return await consent.grant(stack.consent, recorder, family_id, **terms)
+
+
+async def draft_plan(http: httpx.AsyncClient, author: dict[str, str]) -> dict[str, Any]:
+    """Through the gateway: a new family's draft plan, opened from its early help assessment submitted by `author`."""
+    family = (await http.post("/families", json=family_body(), headers=author)).json()
+    assessment = {"family_id": family["id"], "form": {"key": "early-help-assessment", "version": 1},
+                  "answers": sample("early-help-assessment", 1), "status": "submitted"}  # fmt: skip
+    assert (await http.post("/assessments", json=assessment, headers=author)).status_code == 201
+    listed: list[dict[str, Any]] = []
+
+    async def opened() -> bool:
+        listed[:] = (await http.get("/plans", params={"family_id": family["id"]}, headers=author)).json()
+        return len(listed) == 1
+
+    await eventually(opened)
+    plan: dict[str, Any] = (await http.get(f"/plans/{listed[0]['id']}", headers=author)).json()
+    assert plan["status"] == "draft" and plan["needs"], plan
+    return plan
