@@ -64,7 +64,6 @@ from services.plan.schemas import (
     StepUpIn,
     TimeToPlan,
 )
-from services.plan.transitions import allowed, standing
 
 ReadsPlans = Annotated[Principal, Depends(require_scope("plans:read"))]
 WritesPlans = Annotated[Principal, Depends(require_scope("plans:write"))]
@@ -110,7 +109,8 @@ def _lead(plan: Plan) -> LeadProfessional | None:
     return LeadProfessional(name=plan.lead_name, organisation_id=plan.lead_organisation_id, email=plan.lead_email)
 
 
-def plan_out(plan: Plan) -> PlanOut:
+def plan_out(plan: Plan, principal: Principal) -> PlanOut:
+    """The plan as the caller sees it: `allowed_actions` are what its status allows and the caller may do."""
     return PlanOut.model_validate(
         {
             "id": plan.id,
@@ -141,14 +141,14 @@ def plan_out(plan: Plan) -> PlanOut:
             if plan.days_since_last_closure is not None
             else None,
             "episodes": dumped(plan.episodes),
-            "allowed_actions": allowed(standing(plan.status, plan.close_reason)),
+            "allowed_actions": service.actions_for(principal, plan),
         }
     )
 
 
-def _answer(plan: Plan, response: Response) -> PlanOut:
+def _answer(plan: Plan, principal: Principal, response: Response) -> PlanOut:
     response.headers["ETag"] = etag(plan.version)
-    return plan_out(plan)
+    return plan_out(plan, principal)
 
 
 @router.post("/plans", status_code=201, response_model=PlanOut, responses=problems(404, 409))
@@ -166,7 +166,7 @@ async def create_plan(
         return replayed
     plan = await service.create_plan(session, policy, standing, findings, principal, body)
     headers = {"ETag": etag(plan.version), "Location": f"/plans/{plan.id}"}
-    return idempotency.remember(JSONResponse(plan_out(plan).model_dump(mode="json"), 201, headers))
+    return idempotency.remember(JSONResponse(plan_out(plan, principal).model_dump(mode="json"), 201, headers))
 
 
 @router.get("/plans")
@@ -210,43 +210,43 @@ async def get_plan(
     plan_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans, response: Response
 ) -> PlanOut:
     """One plan, with its ETag; every read is audited."""
-    return _answer(await service.read_plan(session, policy, principal, plan_id), response)
+    return _answer(await service.read_plan(session, policy, principal, plan_id), principal, response)
 
 
 @router.patch("/plans/{plan_id}", responses=problems(409))
 async def update_plan(plan_id: Id, body: PlanPatch, editor: EditorDep, response: Response) -> PlanOut:
     """Replace parts of the plan (lead, team, needs, actions, next review); needs `If-Match`."""
-    return _answer(await service.update_plan(editor, plan_id, body), response)
+    return _answer(await service.update_plan(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/goals", responses=problems(409))
 async def add_goal(plan_id: Id, body: GoalIn, editor: EditorDep, response: Response) -> PlanOut:
     """A goal linked to the plan's needs, with its outcome area and measure of success."""
-    return _answer(await service.add_goal(editor, plan_id, body), response)
+    return _answer(await service.add_goal(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/activate", responses=problems(409))
 async def activate_plan(plan_id: Id, body: ActivateIn, editor: EditorDep, response: Response) -> PlanOut:
     """The plan is agreed: it needs a lead professional and a goal; the first review is due 6 weeks on."""
-    return _answer(await service.activate(editor, plan_id, body), response)
+    return _answer(await service.activate(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/reviews", responses=problems(409))
 async def record_review(plan_id: Id, body: ReviewIn, editor: EditorDep, response: Response) -> PlanOut:
     """A review: who came, the family's voice, and every goal on the change matrix (stage and score 1-10)."""
-    return _answer(await service.record_review(editor, plan_id, body), response)
+    return _answer(await service.record_review(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/close", responses=problems(409))
 async def close_plan(plan_id: Id, body: CloseIn, editor: EditorDep, response: Response) -> PlanOut:
     """Close an active plan with its reason."""
-    return _answer(await service.close(editor, plan_id, body), response)
+    return _answer(await service.close(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/step-up", responses=problems(409))
 async def step_up(plan_id: Id, body: StepUpIn, editor: EditorDep, response: Response) -> PlanOut:
     """Social care takes the family over: the plan closes, recording when and why."""
-    return _answer(await service.step_up(editor, plan_id, body), response)
+    return _answer(await service.step_up(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/step-down", status_code=201, responses=problems(409))
@@ -254,19 +254,19 @@ async def step_down(plan_id: Id, body: StepDownIn, editor: EditorDep, response: 
     """Social care hands the family back: a new early help plan flagged as a step-down (a soft landing)."""
     plan = await service.step_down(editor, plan_id, body)
     response.headers["Location"] = f"/plans/{plan.id}"
-    return _answer(plan, response)
+    return _answer(plan, editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/reopen", responses=problems(409))
 async def reopen_plan(plan_id: Id, body: ReopenIn, editor: EditorDep, response: Response) -> PlanOut:
     """A closed plan becomes active again, in a new episode; a re-referral when within 12 months of its closure."""
-    return _answer(await service.reopen(editor, plan_id, body), response)
+    return _answer(await service.reopen(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/discard", responses=problems(409))
 async def discard_plan(plan_id: Id, body: DiscardIn, editor: EditorDep, response: Response) -> PlanOut:
     """A draft nobody goes on with is discarded: it frees the family's one open-plan slot and counts as no closure."""
-    return _answer(await service.discard(editor, plan_id, body), response)
+    return _answer(await service.discard(editor, plan_id, body), editor.principal, response)
 
 
 # --- contacts and the chronology ---------------------------------------------------------
