@@ -458,8 +458,10 @@ async def claims(
 # --- referrals to children's social care ------------------------------------------------
 
 
-def referral_out(referral: SocialCareReferral) -> ReferralOut:
-    return ReferralOut.model_validate(referral, from_attributes=True)
+def referral_out(referral: SocialCareReferral, writes: bool) -> ReferralOut:
+    """The referral; `record_outcome` allowed while social care's decision is not recorded, to those who write."""
+    allowed = ["record_outcome"] if writes and referral.outcome is None else []
+    return ReferralOut.model_validate(referral, from_attributes=True).model_copy(update={"allowed_actions": allowed})
 
 
 @router.post("/families/{family_id}/social-care-referrals", status_code=201, tags=["social care"])
@@ -469,7 +471,7 @@ async def refer_to_social_care(
     """A referral to children's social care from the front door or after early help closed; a step-up makes its own."""
     referral = await service.referrals.refer(session, policy, principal, family_id, body)
     response.headers["Location"] = f"/social-care-referrals/{referral.id}"
-    return referral_out(referral)
+    return referral_out(referral, writes=True)
 
 
 @router.get("/families/{family_id}/social-care-referrals", tags=["social care"])
@@ -477,7 +479,8 @@ async def list_social_care_referrals(
     family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
 ) -> list[ReferralOut]:
     """The family's referrals to social care, oldest first, with their outcomes; audited."""
-    return [referral_out(r) for r in await service.referrals.family_referrals(session, policy, principal, family_id)]
+    read = await service.referrals.family_referrals(session, policy, principal, family_id)
+    return [referral_out(referral, read.writes) for referral in read.referrals]
 
 
 @router.get("/social-care-referrals/{referral_id}", tags=["social care"])
@@ -485,7 +488,8 @@ async def get_social_care_referral(
     referral_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
 ) -> ReferralOut:
     """One referral to social care, with its outcome once recorded; every read is audited."""
-    return referral_out(await service.referrals.read_referral(session, policy, principal, referral_id))
+    read = await service.referrals.read_referral(session, policy, principal, referral_id)
+    return referral_out(read.referrals[0], read.writes)
 
 
 @router.post("/social-care-referrals/{referral_id}/outcome", tags=["social care"], responses=problems(409))
@@ -494,4 +498,4 @@ async def record_social_care_outcome(
 ) -> ReferralOut:
     """What social care decided on the referral, recorded once (409 after); never before the referral's date."""
     referral = await service.referrals.record_outcome(session, policy, principal, referral_id, body)
-    return referral_out(referral)
+    return referral_out(referral, writes=True)

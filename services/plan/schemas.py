@@ -411,6 +411,12 @@ class ReferralOut(BaseModel):
     days_since_closure: int | None = Field(description="for `after_closure`: days from the plan's closure")
     outcome: ReferralOutcome | None
     decided_on: date | None
+    allowed_actions: list[str] = Field(
+        default_factory=list,
+        description="what the caller may do to the referral now: `record_outcome` while social care's decision is "
+        "not recorded, to an organisation that writes the family's plans (not by a grant or override alone) or a "
+        "coordinator",
+    )
 
 
 # --- reports ----------------------------------------------------------------------------
