@@ -10,7 +10,6 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -25,6 +24,7 @@ from services.kit.etags import IfMatch, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
+from services.kit.paging import link_next
 from services.kit.problems import ValidationFailed
 from services.plan import service
 from services.plan.clients import AssessmentFindings
@@ -323,10 +323,8 @@ async def list_contacts(
 ) -> list[ContactOut]:
     """The plan's contacts in the order they happened, to a reader of its case notes; `Link` pages on; audited."""
     page = await service.contacts.plan_contacts(session, policy, principal, plan_id, limit, after)
-    if page.after is not None:
-        query = urlencode({"limit": limit, "after": page.after})
-        response.headers["Link"] = f'</plans/{plan_id}/contacts?{query}>; rel="next"'
-    return [contact_out(contact) for contact in page.contacts]
+    link_next(response, f"/plans/{plan_id}/contacts", page, limit)
+    return [contact_out(contact) for contact in page.items]
 
 
 @router.get("/plans/{plan_id}/chronology", tags=["case notes"])
