@@ -11,7 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from gateway import oauth, openapi, proxy, routes, service
 from gateway.config import GatewaySettings
 from gateway.credentials import HashingPool
-from gateway.frontend import access_pages, assessment_pages, front_door_pages, home_pages, pages, plan_pages, site
+from gateway.frontend import (
+    access_pages,
+    assessment_pages,
+    front_door_pages,
+    home_pages,
+    pages,
+    plan_pages,
+    referral_pages,
+    site,
+)
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.keys import SigningKeys
 from gateway.openapi import MergedOpenApi
@@ -88,6 +97,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             home_pages.router,
             front_door_pages.router,
             access_pages.router,
+            referral_pages.router,
         ],
         # The gateway's databases were made when the access copy's tables were the kit's, and keep their history.
         migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],

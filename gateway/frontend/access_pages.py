@@ -10,6 +10,7 @@ from gateway.frontend.calls import ServiceProblem
 from gateway.frontend.pages import CATEGORIES, IDENTIFIER_SYSTEMS, organisation_names
 from gateway.frontend.questions import read_date
 from gateway.frontend.site import PREFIX, Calls, Posted, Staff, render, see_other
+from gateway.frontend.worklists import worklists
 from services.kit.db import SessionDep
 
 router = APIRouter(prefix=f"{PREFIX}/access-requests", include_in_schema=False)
@@ -22,9 +23,11 @@ NOTICES = {
 
 
 @router.get("")
-async def access_requests_page(request: Request, calls: Calls, session: SessionDep) -> Response:
+async def access_requests_page(request: Request, calls: Calls, staff: Staff, session: SessionDep) -> Response:
     """Those waiting for the organisation's answer, and the organisation's own with theirs."""
-    incoming = await calls.get("/access-requests", {"direction": "incoming"})
+    incoming = (await worklists(request, calls, staff)).incoming
+    if incoming is None:  # counted for the navigation; asked again so that a refusal is explained
+        incoming = await calls.get("/access-requests", {"direction": "incoming"})
     outgoing = await calls.get("/access-requests", {"direction": "outgoing"})
     return render(
         request,

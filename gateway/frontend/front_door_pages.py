@@ -7,16 +7,15 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import repository
-from gateway.frontend.calls import ServiceProblem
+from gateway.frontend.calls import ServiceProblem, ServiceUnavailable
 from gateway.frontend.pages import PLATFORM_ORGANISATIONS, organisation_names
-from gateway.frontend.sessions import SignedIn
 from gateway.frontend.site import PREFIX, Calls, Posted, Staff, render, see_other
+from gateway.frontend.worklists import is_coordinator, worklists
 from services.kit.db import SessionDep
 
 router = APIRouter(prefix=f"{PREFIX}/front-door", include_in_schema=False)
 
 Id = Annotated[str, Path(max_length=36)]
-COORDINATOR = "coordinator"  # the organisation's standing (`org_roles`) that lets it decide requests
 OUTCOMES = {
     "early_help_assessment": "An early help assessment, by the organisation given the work",
     "multi_agency_panel": "Discuss at the multi-agency panel",
@@ -25,10 +24,6 @@ OUTCOMES = {
     "no_further_action": "No further action",
 }
 ALLOCATION_REQUIRED = "early_help_assessment"
-
-
-def is_coordinator(staff: SignedIn) -> bool:
-    return COORDINATOR in staff.organisation_roles
 
 
 async def _partners(session: AsyncSession) -> list[Any]:
@@ -42,18 +37,17 @@ async def _partners(session: AsyncSession) -> list[Any]:
     return found
 
 
-async def allocated_to(calls: Calls, staff: SignedIn) -> list[dict[str, Any]]:
-    """The decided requests whose work was given to the member's organisation (a coordinator sees every decision)."""
-    decided = await calls.get("/requests-for-support", {"status": "decided"})
-    return [r for r in decided if (r["decision"] or {}).get("allocated_organisation_id") == staff.organisation_id]
-
-
 @router.get("")
 async def queue_page(request: Request, calls: Calls, staff: Staff, session: SessionDep) -> Response:
     """Coordinators: the requests waiting, oldest first. Everyone: the work allocated to their organisation."""
     coordinator = is_coordinator(staff)
-    waiting = await calls.get("/requests-for-support", {"status": "waiting"}) if coordinator else []
-    allocated = await allocated_to(calls, staff)
+    work = await worklists(request, calls, staff)
+    if work.waiting is None or work.allocated is None:
+        # The page is these lists: asked again, so that the page says why one could not be had (a refusal, or the
+        # service away); answered now yet not a moment ago, it is a service to try again.
+        await calls.get("/requests-for-support", {"status": "waiting" if work.waiting is None else "decided"})
+        raise ServiceUnavailable("assessment")
+    waiting, allocated = work.waiting, work.allocated
     return render(
         request,
         "front_door.html",

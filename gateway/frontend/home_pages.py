@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.frontend.front_door_pages import OUTCOMES, allocated_to, is_coordinator
+from gateway.frontend.front_door_pages import OUTCOMES
 from gateway.frontend.pages import organisation_names
 from gateway.frontend.site import HOME, Calls, Staff, render
+from gateway.frontend.worklists import is_coordinator, worklists
 from services.kit.db import SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -22,14 +23,14 @@ async def _with_family(calls: Calls, plan: dict[str, Any]) -> dict[str, Any]:
 
 @router.get(HOME)
 async def home_page(request: Request, calls: Calls, staff: Staff, session: SessionDep) -> Response:
-    """What the member and their organisation must act on; each list is what the services let them see."""
-    led = await calls.get("/plans", {"lead_email": staff.email}) if staff.email else []
-    plans = list(await asyncio.gather(*(_with_family(calls, plan) for plan in led)))
-    coordinator = is_coordinator(staff)
-    waiting = await calls.get("/requests-for-support", {"status": "waiting"}) if coordinator else []
-    allocated = await allocated_to(calls, staff)
-    incoming = await calls.get("/access-requests", {"direction": "incoming"})
-    drafts = await calls.get("/assessments", {"status": "draft"})
+    """What the member and their organisation must act on; each list is what the services let them see.
+
+    The lists are those the navigation counted for this page; one a service could not give is said so.
+    """
+    work = await worklists(request, calls, staff)
+    plans = None
+    if work.led is not None:
+        plans = list(await asyncio.gather(*(_with_family(calls, plan) for plan in work.led)))
     today = datetime.now(UTC).date()
     return render(
         request,
@@ -40,14 +41,14 @@ async def home_page(request: Request, calls: Calls, staff: Staff, session: Sessi
             "plans": plans,
             "overdue": {
                 plan["id"]
-                for plan in plans
+                for plan in plans or []
                 if plan["next_review_due"] and date.fromisoformat(plan["next_review_due"]) < today
             },
-            "coordinator": coordinator,
-            "waiting": waiting,
-            "allocated": allocated,
-            "incoming": incoming,
-            "drafts": drafts,
+            "coordinator": is_coordinator(staff),
+            "waiting": work.waiting,
+            "allocated": work.allocated,
+            "incoming": work.incoming,
+            "drafts": work.drafts,
             "outcomes": OUTCOMES,
             "names": await organisation_names(session),
         },

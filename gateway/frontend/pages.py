@@ -330,6 +330,9 @@ async def family_page(request: Request, family_id: Id, calls: Calls, session: Se
             "plans": plans,
             "episodes": episodes,
             "referrals": referrals,
+            # A column of actions only when the member may record social care's decision on one of them.
+            "offer_outcome": any("record_outcome" in referral.get("allowed_actions", []) for referral in referrals),
+            "decided": request.query_params.get("decided") == "1",
             "grants": grants,
             "agreements": agreements,
             "forms": forms,

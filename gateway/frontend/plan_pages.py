@@ -20,6 +20,18 @@ from gateway import repository
 from gateway.frontend.calls import ServiceProblem
 from gateway.frontend.chart import GoalScores, change_matrix_svg
 from gateway.frontend.pages import PLATFORM_ORGANISATIONS, organisation_names
+from gateway.frontend.plan_words import (
+    CHRONOLOGY_KINDS,
+    CLOSE_REASONS,
+    CLOSED_AS,
+    CONTACT_KINDS,
+    CONTACTS_AS,
+    NEED_STATUSES,
+    OUTCOME_AREAS,
+    REFERRAL_OUTCOMES,
+    REFERRAL_SOURCES,
+    STAGES,
+)
 from gateway.frontend.questions import format_date, read_date
 from gateway.frontend.site import PREFIX, Calls, PageError, Posted, environment, render, see_other
 from services.kit.db import SessionDep
@@ -27,50 +39,6 @@ from services.kit.db import SessionDep
 router = APIRouter(prefix=f"{PREFIX}/plans", include_in_schema=False)
 
 Id = Annotated[str, Path(max_length=36)]
-STAGES = {
-    "pre_contemplation": "Not yet thinking about change",
-    "contemplation": "Thinking about change",
-    "action": "Making changes",
-    "maintenance": "Keeping changes going",
-    "sustained": "Change sustained",
-}
-OUTCOME_AREAS = (
-    "education_and_attendance",
-    "early_years",
-    "physical_and_mental_health",
-    "substance_use",
-    "family_relationships",
-    "safety_from_abuse_and_exploitation",
-    "crime",
-    "domestic_abuse",
-    "housing",
-    "financial_stability_and_work",
-)
-NEED_STATUSES = {"open": "Open", "met": "Met", "not_met": "Not met"}
-# Closing reasons a practitioner picks; a step-up to social care is its own action, with its referral.
-CLOSE_REASONS = {
-    "outcomes_met": "Outcomes met",
-    "stepped_down_to_universal_services": "Stepped down to universal services",
-    "family_disengaged": "The family disengaged",
-    "moved_away": "The family moved away",
-    "other": "Another reason",
-}
-CLOSED_AS = CLOSE_REASONS | {
-    "stepped_up_to_social_care": "Stepped up to children's social care",
-    "discarded": "Discarded",
-}
-REFERRAL_SOURCES = {
-    "step_up": "Stepped up from early help",
-    "front_door": "From the front door",
-    "after_closure": "After early help closed",
-}
-REFERRAL_OUTCOMES = {
-    "child_in_need": "Child in need",
-    "child_protection": "Child protection",
-    "looked_after": "Looked after",
-    "no_further_action": "No further action",
-    "returned_to_early_help": "Returned to early help",
-}
 # The plan's words for every page that shows a plan, its episodes or referrals: the family's page too.
 environment.globals.update(closed_as=CLOSED_AS, referral_sources=REFERRAL_SOURCES, referral_outcomes=REFERRAL_OUTCOMES)
 STALE = "Someone else changed the plan since you opened this page. What you typed is below: check it, then save again."
@@ -91,8 +59,6 @@ DONE = {
     "discard": "The draft plan is discarded.",
     "contact": "The contact is recorded.",
 }
-CONTACT_KINDS = {"visit": "A visit", "call": "A phone call", "meeting": "A meeting", "message": "A message",
-                 "note": "A note"}  # fmt: skip
 # Contacts happen at a time of day in England, whatever the server's clock says.
 DAYS_OF = ZoneInfo("Europe/London")
 
@@ -294,21 +260,6 @@ async def record_review(request: Request, plan_id: Id, calls: Calls, form: Poste
 
 
 # --- the chronology -----------------------------------------------------------------------
-
-CHRONOLOGY_KINDS = {
-    "assessment": "Assessment submitted",
-    "plan_opened": "Plan opened",
-    "plan_activated": "Plan activated",
-    "review": "Review held",
-    "plan_closed": "Plan closed",
-    "plan_stepped_up": "Stepped up to children's social care",
-    "plan_discarded": "Draft plan discarded",
-    "plan_reopened": "Plan reopened",
-    "plan_stepped_down": "Stepped down",
-    "social_care_referral": "Referral to children's social care",
-    "social_care_outcome": "Children's social care decided",
-}
-CONTACTS_AS = {"visit": "Visit", "call": "Phone call", "meeting": "Meeting", "message": "Message", "note": "Note"}
 
 
 def _when(occurred_at: str) -> str:
@@ -645,7 +596,7 @@ def _choices(which: str, plan: dict[str, Any], organisations: dict[str, str]) ->
     if which == "organisations":
         return sorted(organisations.items(), key=lambda item: item[1])
     if which == "outcome_areas":
-        return [(area, _words(area)) for area in OUTCOME_AREAS]
+        return list(OUTCOME_AREAS.items())
     if which == "need_statuses":
         return list(NEED_STATUSES.items())
     if which == "close_reasons":
@@ -702,7 +653,11 @@ def _change(slug: str) -> Change:
 
 def _offered(plan: dict[str, Any], slug: str) -> None:
     if CHANGES[slug].action not in (plan.get("allowed_actions") or []):
-        raise PageError(409, "This cannot be done now", f"The plan is {plan['status']}.")
+        # The service offers nothing to a member whose organisation reads the plan by a grant or an override.
+        why = f"The plan is {plan['status']}."
+        if not plan.get("allowed_actions"):
+            why = f"The plan is {plan['status']}, or your organisation may read it but not change it."
+        raise PageError(409, "This cannot be done now", why)
 
 
 @router.get("/{plan_id}/{slug}")

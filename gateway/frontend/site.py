@@ -27,6 +27,7 @@ from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem, ServiceUnavailable, StaffCalls
 from gateway.frontend.questions import format_date
 from gateway.frontend.sessions import Ended, SignedIn
+from gateway.frontend.worklists import worklists
 from gateway.ratelimit import ProgressiveDelay, RateLimiter
 from services.kit.db import SessionDep
 
@@ -80,6 +81,7 @@ def render(
             "signed_in": signed_in,
             "csrf_token": signed_in.csrf_token if signed_in else "",
             "prefix": PREFIX,
+            "worklists": getattr(request.state, "worklists", None),  # the navigation's counts, when asked for
             **context,
         }
     )
@@ -88,7 +90,7 @@ def render(
 
 def error_summary(errors: dict[str, str]) -> list[dict[str, str]]:
     """GOV.UK's error summary: each message links to its field, a date to its day (`<name>-day` by convention)."""
-    dates = {"date_of_birth", "ends_on", "held_on"}
+    dates = {"date_of_birth", "ends_on", "held_on", "decided_on"}
     return [
         {"text": message, "href": f"#{name}-day" if name in dates else f"#{name}"} for name, message in errors.items()
     ]
@@ -140,18 +142,32 @@ async def session_of(request: Request, session: SessionDep) -> SignedIn:
 Member = Annotated[SignedIn, Depends(session_of)]
 
 
-async def signed_in(staff: Member) -> SignedIn:
-    """The signed-in member, once they have changed the temporary password they were given."""
+async def signed_in(request: Request, staff: Member) -> SignedIn:
+    """The signed-in member, once they have changed the temporary password they were given.
+
+    Every page they open counts their work for the navigation, once, before the page's own calls. A form posted
+    is answered by a redirect, so it counts nothing; the page it leads to does.
+    """
     if staff.must_change_password:
         raise PasswordChangeNeeded()
+    if request.method == "GET":
+        await worklists(request, _calls_of(request, staff), staff)
     return staff
 
 
 Staff = Annotated[SignedIn, Depends(signed_in)]
 
 
+def _calls_of(request: Request, staff: SignedIn) -> StaffCalls:
+    """One set of calls a request, with one token: the navigation's counts and the page's own share it."""
+    calls: StaffCalls | None = getattr(request.state, "staff_calls", None)
+    if calls is None:
+        calls = request.state.staff_calls = StaffCalls(request, staff)
+    return calls
+
+
 async def staff_calls(request: Request, staff: Staff) -> StaffCalls:
-    return StaffCalls(request, staff)
+    return _calls_of(request, staff)
 
 
 Calls = Annotated[StaffCalls, Depends(staff_calls)]

@@ -5,7 +5,6 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -53,6 +52,7 @@ from services.kit.etags import IfMatch, check_if_match, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
+from services.kit.paging import link_next
 from services.kit.problems import ValidationFailed
 
 FHIR_JSON = "application/fhir+json"
@@ -518,10 +518,8 @@ async def list_requests_for_support(
 ) -> list[RequestForSupportOut]:
     """Submitted requests for support: every one to a coordinator, those allocated to you otherwise; `Link` pages on."""
     page = await front_door.requests_for_support(session, policy, principal, status, limit, after)
-    if page.after is not None:
-        query = urlencode({"status": status, "limit": limit, "after": page.after})
-        response.headers["Link"] = f'</requests-for-support?{query}>; rel="next"'
-    return [_request_out(view) for view in page.requests]
+    link_next(response, "/requests-for-support", page, limit, {"status": status})
+    return [_request_out(view) for view in page.items]
 
 
 @router.post(

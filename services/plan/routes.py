@@ -10,7 +10,6 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -25,6 +24,7 @@ from services.kit.etags import IfMatch, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
+from services.kit.paging import link_next
 from services.kit.problems import ValidationFailed
 from services.plan import service
 from services.plan.clients import AssessmentFindings
@@ -82,7 +82,6 @@ from services.plan.schemas import (
     StepUpIn,
     TimeToPlan,
 )
-from services.plan.transitions import allowed, standing
 
 ReadsPlans = Annotated[Principal, Depends(require_scope("plans:read"))]
 WritesPlans = Annotated[Principal, Depends(require_scope("plans:write"))]
@@ -128,7 +127,8 @@ def _lead(plan: Plan) -> LeadProfessional | None:
     return LeadProfessional(name=plan.lead_name, organisation_id=plan.lead_organisation_id, email=plan.lead_email)
 
 
-def plan_out(plan: Plan) -> PlanOut:
+def plan_out(plan: Plan, principal: Principal) -> PlanOut:
+    """The plan as the caller sees it: `allowed_actions` are what its status allows and the caller may do."""
     return PlanOut.model_validate(
         {
             "id": plan.id,
@@ -159,14 +159,14 @@ def plan_out(plan: Plan) -> PlanOut:
             if plan.days_since_last_closure is not None
             else None,
             "episodes": dumped(plan.episodes),
-            "allowed_actions": allowed(standing(plan.status, plan.close_reason)),
+            "allowed_actions": service.actions_for(principal, plan),
         }
     )
 
 
-def _answer(plan: Plan, response: Response) -> PlanOut:
+def _answer(plan: Plan, principal: Principal, response: Response) -> PlanOut:
     response.headers["ETag"] = etag(plan.version)
-    return plan_out(plan)
+    return plan_out(plan, principal)
 
 
 @router.post("/plans", status_code=201, response_model=PlanOut, responses=problems(404, 409))
@@ -184,7 +184,7 @@ async def create_plan(
         return replayed
     plan = await service.create_plan(session, policy, standing, findings, principal, body)
     headers = {"ETag": etag(plan.version), "Location": f"/plans/{plan.id}"}
-    return idempotency.remember(JSONResponse(plan_out(plan).model_dump(mode="json"), 201, headers))
+    return idempotency.remember(JSONResponse(plan_out(plan, principal).model_dump(mode="json"), 201, headers))
 
 
 @router.get("/plans")
@@ -228,43 +228,43 @@ async def get_plan(
     plan_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans, response: Response
 ) -> PlanOut:
     """One plan, with its ETag; every read is audited."""
-    return _answer(await service.read_plan(session, policy, principal, plan_id), response)
+    return _answer(await service.read_plan(session, policy, principal, plan_id), principal, response)
 
 
 @router.patch("/plans/{plan_id}", responses=problems(409))
 async def update_plan(plan_id: Id, body: PlanPatch, editor: EditorDep, response: Response) -> PlanOut:
     """Replace parts of the plan (lead, team, needs, actions, next review); needs `If-Match`."""
-    return _answer(await service.update_plan(editor, plan_id, body), response)
+    return _answer(await service.update_plan(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/goals", responses=problems(409))
 async def add_goal(plan_id: Id, body: GoalIn, editor: EditorDep, response: Response) -> PlanOut:
     """A goal linked to the plan's needs, with its outcome area and measure of success."""
-    return _answer(await service.add_goal(editor, plan_id, body), response)
+    return _answer(await service.add_goal(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/activate", responses=problems(409))
 async def activate_plan(plan_id: Id, body: ActivateIn, editor: EditorDep, response: Response) -> PlanOut:
     """The plan is agreed: it needs a lead professional and a goal; the first review is due 6 weeks on."""
-    return _answer(await service.activate(editor, plan_id, body), response)
+    return _answer(await service.activate(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/reviews", responses=problems(409))
 async def record_review(plan_id: Id, body: ReviewIn, editor: EditorDep, response: Response) -> PlanOut:
     """A review: who came, the family's voice, and every goal on the change matrix (stage and score 1-10)."""
-    return _answer(await service.record_review(editor, plan_id, body), response)
+    return _answer(await service.record_review(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/close", responses=problems(409))
 async def close_plan(plan_id: Id, body: CloseIn, editor: EditorDep, response: Response) -> PlanOut:
     """Close an active plan with its reason."""
-    return _answer(await service.close(editor, plan_id, body), response)
+    return _answer(await service.close(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/step-up", responses=problems(409))
 async def step_up(plan_id: Id, body: StepUpIn, editor: EditorDep, response: Response) -> PlanOut:
     """Social care takes the family over: the plan closes, recording when and why."""
-    return _answer(await service.step_up(editor, plan_id, body), response)
+    return _answer(await service.step_up(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/step-down", status_code=201, responses=problems(409))
@@ -272,19 +272,19 @@ async def step_down(plan_id: Id, body: StepDownIn, editor: EditorDep, response: 
     """Social care hands the family back: a new early help plan flagged as a step-down (a soft landing)."""
     plan = await service.step_down(editor, plan_id, body)
     response.headers["Location"] = f"/plans/{plan.id}"
-    return _answer(plan, response)
+    return _answer(plan, editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/reopen", responses=problems(409))
 async def reopen_plan(plan_id: Id, body: ReopenIn, editor: EditorDep, response: Response) -> PlanOut:
     """A closed plan becomes active again, in a new episode; a re-referral when within 12 months of its closure."""
-    return _answer(await service.reopen(editor, plan_id, body), response)
+    return _answer(await service.reopen(editor, plan_id, body), editor.principal, response)
 
 
 @router.post("/plans/{plan_id}/discard", responses=problems(409))
 async def discard_plan(plan_id: Id, body: DiscardIn, editor: EditorDep, response: Response) -> PlanOut:
     """A draft nobody goes on with is discarded: it frees the family's one open-plan slot and counts as no closure."""
-    return _answer(await service.discard(editor, plan_id, body), response)
+    return _answer(await service.discard(editor, plan_id, body), editor.principal, response)
 
 
 # --- contacts and the chronology ---------------------------------------------------------
@@ -341,10 +341,8 @@ async def list_contacts(
 ) -> list[ContactOut]:
     """The plan's contacts in the order they happened, to a reader of its case notes; `Link` pages on; audited."""
     page = await service.contacts.plan_contacts(session, policy, principal, plan_id, limit, after)
-    if page.after is not None:
-        query = urlencode({"limit": limit, "after": page.after})
-        response.headers["Link"] = f'</plans/{plan_id}/contacts?{query}>; rel="next"'
-    return [contact_out(contact) for contact in page.contacts]
+    link_next(response, f"/plans/{plan_id}/contacts", page, limit)
+    return [contact_out(contact) for contact in page.items]
 
 
 @router.get("/plans/{plan_id}/chronology", tags=["case notes"])
@@ -556,8 +554,10 @@ async def claims(
 # --- referrals to children's social care ------------------------------------------------
 
 
-def referral_out(referral: SocialCareReferral) -> ReferralOut:
-    return ReferralOut.model_validate(referral, from_attributes=True)
+def referral_out(referral: SocialCareReferral, writes: bool) -> ReferralOut:
+    """The referral; `record_outcome` allowed while social care's decision is not recorded, to those who write."""
+    allowed = ["record_outcome"] if writes and referral.outcome is None else []
+    return ReferralOut.model_validate(referral, from_attributes=True).model_copy(update={"allowed_actions": allowed})
 
 
 @router.post("/families/{family_id}/social-care-referrals", status_code=201, tags=["social care"])
@@ -567,7 +567,7 @@ async def refer_to_social_care(
     """A referral to children's social care from the front door or after early help closed; a step-up makes its own."""
     referral = await service.referrals.refer(session, policy, principal, family_id, body)
     response.headers["Location"] = f"/social-care-referrals/{referral.id}"
-    return referral_out(referral)
+    return referral_out(referral, writes=True)
 
 
 @router.get("/families/{family_id}/social-care-referrals", tags=["social care"])
@@ -575,7 +575,8 @@ async def list_social_care_referrals(
     family_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
 ) -> list[ReferralOut]:
     """The family's referrals to social care, oldest first, with their outcomes; audited."""
-    return [referral_out(r) for r in await service.referrals.family_referrals(session, policy, principal, family_id)]
+    read = await service.referrals.family_referrals(session, policy, principal, family_id)
+    return [referral_out(referral, read.writes) for referral in read.referrals]
 
 
 @router.get("/social-care-referrals/{referral_id}", tags=["social care"])
@@ -583,7 +584,8 @@ async def get_social_care_referral(
     referral_id: Id, session: SessionDep, policy: PolicyDep, principal: ReadsPlans
 ) -> ReferralOut:
     """One referral to social care, with its outcome once recorded; every read is audited."""
-    return referral_out(await service.referrals.read_referral(session, policy, principal, referral_id))
+    read = await service.referrals.read_referral(session, policy, principal, referral_id)
+    return referral_out(read.referrals[0], read.writes)
 
 
 @router.post("/social-care-referrals/{referral_id}/outcome", tags=["social care"], responses=problems(409))
@@ -592,7 +594,7 @@ async def record_social_care_outcome(
 ) -> ReferralOut:
     """What social care decided on the referral, recorded once (409 after); never before the referral's date."""
     referral = await service.referrals.record_outcome(session, policy, principal, referral_id, body)
-    return referral_out(referral)
+    return referral_out(referral, writes=True)
 
 
 # --- the Supporting Families ledger -----------------------------------------------------

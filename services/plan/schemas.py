@@ -233,8 +233,10 @@ class PlanOut(BaseModel):
     re_referral: ReReferral | None
     episodes: list[EpisodeOut] = Field(description="oldest first; a reopening adds one and changes none")
     allowed_actions: list[str] = Field(
-        description="what the plan's status lets be done to it now (`transitions`), whoever asks: "
-        "change, add_goal, activate, review, close, step_up, step_down, reopen, discard"
+        description="what the caller may do to the plan now: what its status allows (`transitions`: change, "
+        "add_goal, activate, review, close, step_up, step_down, reopen, discard, record_contact) when the caller "
+        "writes the plan (`plans:write`, and its author, its lead's organisation or on its team); none to a "
+        "reader by a sharing grant or safeguarding override"
     )
 
 
@@ -409,6 +411,12 @@ class ReferralOut(BaseModel):
     days_since_closure: int | None = Field(description="for `after_closure`: days from the plan's closure")
     outcome: ReferralOutcome | None
     decided_on: date | None
+    allowed_actions: list[str] = Field(
+        default_factory=list,
+        description="what the caller may do to the referral now: `record_outcome` while social care's decision is "
+        "not recorded, to an organisation that writes the family's plans (not by a grant or override alone) or a "
+        "coordinator",
+    )
 
 
 # --- reports ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import (
     Camera,
+    Member,
     People,
     client_headers,
     fill_date,
@@ -25,6 +26,7 @@ from tests.support.browser import (
 )
 from tests.support.gateway import GatewayStack
 from tests.support.plan import draft_plan
+from tests.support.waiting import eventually
 
 
 async def offered(page: Page) -> list[str]:
@@ -336,3 +338,94 @@ async def test_an_organisation_that_may_not_see_the_plan_gets_none_of_it_on_any_
             assert posted.status_code in (403, 404), (path, posted.status_code)
             assert not [secret for secret in secrets if secret in posted.text], path
     assert (await stack.gateway.http.get(f"/plans/{plan['id']}", headers=author)).json()["version"] == plan["version"]
+
+
+async def _share_plans(gateway_url: str, author: Member, family_id: str, with_id: str) -> None:
+    """The family agree that `with_id` sees their assessments and plans, recorded by `author` on the sharing page:
+    a grant to read, never to change."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
+        assert (await sign_in(http, author)).status_code == 303
+        form = (await http.get(f"/staff/families/{family_id}/sharing")).text
+        shared = await http.post(
+            f"/staff/families/{family_id}/sharing",
+            data={"csrf_token": hidden(form, "csrf_token"), "given_by_role": "parent_or_carer", "evidence": "written",
+                  "categories": ["assessment", "plan"], "recipients": with_id},
+        )  # fmt: skip
+        assert shared.status_code == 303, shared.text
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
+async def test_a_grantee_reads_the_plan_and_its_referral_and_is_offered_nothing_the_service_would_refuse(
+    stack: GatewayStack, people: People, browser: Browser, camera: Camera, javascript: bool
+) -> None:
+    http = stack.gateway.http
+    author = await client_headers(stack.gateway, people.council)
+    plan = await active_plan(http, author, people.council.organisation_id)
+    referral = {"referred_on": date.today().isoformat(), "source": "front_door", "reason": "Amara disclosed harm."}
+    referred = await http.post(f"/families/{plan['family_id']}/social-care-referrals", json=referral, headers=author)
+    assert referred.status_code == 201, referred.text
+    await _share_plans(stack.gateway.url, people.council, plan["family_id"], people.health.organisation_id)
+    health_api = await client_headers(stack.gateway, people.health)
+
+    async def granted() -> bool:
+        return (await http.get(f"/plans/{plan['id']}", headers=health_api)).status_code == 200
+
+    await eventually(granted)
+
+    # Health visiting may read the plan: it is shown everything it may see, and offered nothing to do.
+    health = await open_session(browser, f"{stack.gateway.url}/staff", camera, javascript)
+    page = health.page
+    await health.sign_in(people.health)
+    await page.goto(f"{health.base}/plans/{plan['id']}")
+    await expect(page.get_by_text("Amara feels safe at home.")).to_be_visible()
+    assert await offered(page) == []
+    for action in ("Add a team member", "Add a goal", "Record a contact", "Record a review", "Name the lead"):
+        await expect(page.get_by_role("link", name=action)).to_have_count(0)
+    await expect(page.get_by_role("button", name="Remove")).to_have_count(0)
+    await health.step("plan-read-only")
+    await page.goto(f"{health.base}/plans/{plan['id']}/close")
+    await expect(page.get_by_text("your organisation may read it but not change it")).to_be_visible()
+    await page.goto(f"{health.base}/families/{plan['family_id']}")
+    referrals = page.get_by_role("table", name="Referrals to children's social care")
+    await expect(referrals).to_contain_text("From the front door")
+    await expect(referrals).to_contain_text("Not yet decided")
+    await expect(referrals.get_by_role("link")).to_have_count(0)
+    await health.step("family-read-only")
+    health.assert_clean()
+
+    # The plan's author, which referred the family, is offered what the plan's status allows, and records
+    # social care's decision from the family's page.
+    council = await open_session(browser, f"{stack.gateway.url}/staff", camera, javascript)
+    page = council.page
+    await council.sign_in(people.council)
+    await page.goto(f"{council.base}/plans/{plan['id']}")
+    assert await offered(page) == ["Close the plan", "Step up to social care"]
+    await expect(page.get_by_role("link", name="Record a contact")).to_have_count(1)
+    await page.goto(f"{council.base}/families/{plan['family_id']}")
+    referrals = page.get_by_role("table", name="Referrals to children's social care")
+    await referrals.get_by_role("link", name="Record the decision").click()
+    await expect(page.get_by_role("heading", name="Record social care's decision")).to_be_visible()
+    await council.step("outcome")
+    await submit(page, "Record the decision")
+    summary = page.locator(".govuk-error-summary")
+    await expect(summary).to_contain_text("Select what social care decided.")
+    await expect(summary).to_contain_text("Enter the date social care decided, like 27 3 2026.")
+    await expect(summary.get_by_role("link", name="Enter the date social care decided")).to_have_attribute(
+        "href", "#decided_on-day"
+    )
+    await council.step("outcome-errors")
+    await page.get_by_label("Child in need").check()
+    await fill_date(page, "When did social care decide?", date.today().replace(year=date.today().year + 1))
+    await submit(page, "Record the decision")
+    await expect(summary).to_contain_text("The date social care decided must be today or in the past.")
+    await expect(page.get_by_label("Child in need")).to_be_checked()  # what was chosen is kept
+    await fill_date(page, "When did social care decide?", date.today())
+    await submit(page, "Record the decision")
+    await expect(page.get_by_text("Social care's decision is recorded.")).to_be_visible()
+    await expect(referrals).to_contain_text("Child in need")
+    await expect(referrals.get_by_role("link")).to_have_count(0)  # recorded once: nothing more to do
+    await council.step("outcome-recorded")
+    council.assert_clean()
+
+    (referral,) = (await http.get(f"/families/{plan['family_id']}/social-care-referrals", headers=author)).json()
+    assert (referral["outcome"], referral["decided_on"]) == ("child_in_need", date.today().isoformat())

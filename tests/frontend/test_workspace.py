@@ -5,15 +5,29 @@ their organisation may see. Every page is checked with axe-core, and each form i
 without JavaScript.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Request, expect
 
-from tests.support.browser import Camera, Member, People, client_headers, open_session, register, sign_in
-from tests.support.gateway import BRAND_COLOUR, COUNCIL_NAME, GatewayStack
+from gateway.main import create_app
+from services.kit.natsserver import NatsServer, free_port
+from services.kit.testing import DatabaseFactory, running
+from tests.support.browser import (
+    Camera,
+    Member,
+    People,
+    client_headers,
+    hidden,
+    open_session,
+    register,
+    sign_in,
+)
+from tests.support.gateway import BRAND_COLOUR, COUNCIL_NAME, Gateway, GatewayStack, gateway_settings
 from tests.support.samples import family_body, sample, submitted_sample
 from tests.support.waiting import eventually
 
@@ -183,7 +197,7 @@ async def test_an_organisation_asks_for_access_the_family_s_school_approves_and_
     health = await open_session(browser, f"{gateway.url}/staff", camera, javascript)
     page = health.page
     await health.sign_in_at_home(people.health)
-    await page.get_by_role("link", name="Access requests", exact=True).click()
+    await page.get_by_role("navigation", name="Menu").get_by_role("link", name="Access requests").click()
     await page.get_by_role("link", name="Ask for access to a family's records").click()
     await page.get_by_role("button", name="Ask for access").click()
     summary = page.locator(".govuk-error-summary")
@@ -309,3 +323,85 @@ async def test_a_lead_professional_s_home_lists_their_families_overdue_review_fi
     assert 'Families you are the lead professional for</a> <span class="app-count">(0)' in school_home
     assert overdue not in school_home and later not in school_home and "Amara" not in school_home
     assert 'Assessments in draft</a> <span class="app-count">(0)' in school_home and draft not in school_home
+
+
+def _menu(page: Any) -> Any:
+    return page.get_by_role("navigation", name="Menu")
+
+
+def _read_out(name: str) -> re.Pattern[str]:
+    """A link's whole accessible name, "Front door (1 request for support)": Chromium puts a space before the
+    closing bracket, after the visually hidden words, which a screen reader does not say."""
+    return re.compile("^" + re.escape(name.removesuffix(")")) + r"\s*\)$")
+
+
+@JAVASCRIPT
+async def test_the_navigation_counts_the_member_s_work_on_every_page_and_never_another_organisation_s(
+    stack: GatewayStack, people: People, browser: Browser, camera: Camera, javascript: bool
+) -> None:
+    gateway = stack.gateway
+    hub = await register(gateway, "Testshire Early Help Hub", "council", "duty@hub.example", coordinator=True)
+    school = await client_headers(gateway, people.school)
+    submitted = await _submitted_request_for_support(gateway.http, school)
+    body = {"family_id": submitted["family_id"], "form": {"key": "early-help-assessment", "version": 1}, "answers": {}}
+    assert (await gateway.http.post("/assessments", json=body, headers=school)).status_code == 201
+
+    coordinator = await open_session(browser, f"{gateway.url}/staff", camera, javascript)
+    page = coordinator.page
+    await coordinator.sign_in_at_home(hub)
+    # Seen as "Front door (1)"; read out as "Front door (1 request for support)".
+    front_door = _menu(page).get_by_role("link", name=_read_out("Front door (1 request for support)"))
+    await expect(front_door.locator(".app-count")).to_be_visible()
+    assert await front_door.locator(".govuk-visually-hidden").evaluate("e => e.getBoundingClientRect().width") <= 1
+    await expect(_menu(page).get_by_role("link", name=_read_out("My work (1 thing to act on)"))).to_be_visible()
+    await expect(
+        _menu(page).get_by_role("link", name=_read_out("Access requests (0 waiting for your answer)"))
+    ).to_be_visible()
+    await coordinator.step("counted-home")
+    # Every page counts the same, once: the front door's own list and its count agree.
+    await front_door.click()
+    await expect(page.get_by_role("table", name="Requests for support waiting for a decision")).to_be_visible()
+    await expect(_menu(page).get_by_role("link", name=_read_out("Front door (1 request for support)"))).to_be_visible()
+    await page.get_by_role("link", name="Find a family").click()
+    await expect(page.get_by_role("heading", name="Find a family")).to_be_visible()
+    await expect(_menu(page).get_by_role("link", name=_read_out("My work (1 thing to act on)"))).to_be_visible()
+    await coordinator.step("counted-find")
+    coordinator.assert_clean()
+
+    # The school's own draft is its work; the request it sent waits for the hub, not for it.
+    school_session = await open_session(browser, f"{gateway.url}/staff", camera, javascript)
+    await school_session.sign_in_at_home(people.school)
+    menu = _menu(school_session.page)
+    await expect(menu.get_by_role("link", name=_read_out("My work (1 thing to act on)"))).to_be_visible()
+    await expect(menu.get_by_role("link", name=_read_out("Front door (0 requests for support)"))).to_be_visible()
+    school_session.assert_clean()
+
+    # Health visiting, another organisation, is counted none of it.
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        assert (await sign_in(http, people.health)).status_code == 303
+        for path in ("/staff/home", "/staff/find", "/staff/front-door", "/staff/access-requests"):
+            shown = await http.get(path)
+            assert shown.status_code == 200, (path, shown.text)
+            for counted in ("My work", "Front door", "Access requests"):
+                assert f'{counted} <span class="app-count">(0<span' in shown.text, (path, counted)
+            assert submitted["family_id"] not in shown.text
+
+
+async def test_a_page_is_shown_without_counts_when_the_services_cannot_give_them(
+    nats_server: NatsServer, database_factory: DatabaseFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    nothing_there = f"http://127.0.0.1:{free_port()}"  # every service away
+    app = create_app(gateway_settings(nats_server.url, await database_factory("gw"), tmp_path, nothing_there, port))
+    async with running(app, port) as url, httpx.AsyncClient(base_url=url, timeout=30) as admin:
+        member = await register(Gateway(url, app, admin), "Northshire Early Help", "council", "lead@northshire.example")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            assert (await sign_in(http, member)).status_code == 303
+            find = await http.get("/staff/find")
+            assert find.status_code == 200, find.text
+            assert 'href="/staff/front-door"' in find.text and "app-count" not in find.text
+            home = await http.get("/staff/home")
+            assert home.status_code == 200, home.text
+            assert home.text.count("This list cannot be shown at the moment.") == 4  # not a coordinator: no queue
+            assert "app-count" not in home.text
+            assert hidden(home.text, "csrf_token")  # still a page the member can sign out from

@@ -36,6 +36,9 @@ async def test_an_organisation_outside_the_plan_reads_it_only_under_a_grant_for_
     granted = await plan_stack.plans.get(url, headers=health.headers)
     assert granted.status_code == 200, granted.text
     assert granted.json()["needs"] == plan["needs"]
+    # The plan says what its reader may do: a grantee, nothing; its author, what the draft's status allows.
+    assert granted.json()["allowed_actions"] == []
+    assert plan["allowed_actions"] == ["change", "add_goal", "activate", "discard", "record_contact"]
 
     # Reading is not changing: a grant lets health read the plan, not rewrite it.
     change = await plan_stack.plans.patch(
@@ -81,6 +84,12 @@ async def test_the_team_reads_and_changes_the_plan_without_a_grant(plan_stack: P
     plan = await plan_stack.change(council, plan, "", {"team": team}, method="PATCH")
     as_team = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=school.headers)
     assert as_team.status_code == 200, as_team.text
+    assert as_team.json()["allowed_actions"] == ["change", "add_goal", "activate", "discard", "record_contact"]
+    # A member of the team whose role reads plans but writes none is offered nothing either.
+    reader = plan_stack.organisation("org-school", "school", scopes="plans:read")
+    as_reader = await plan_stack.plans.get(f"/plans/{plan['id']}", headers=reader.headers)
+    assert as_reader.status_code == 200, as_reader.text
+    assert as_reader.json()["allowed_actions"] == []
     listed = await plan_stack.plans.get("/plans", params={"family_id": family_id}, headers=school.headers)
     assert [summary["id"] for summary in listed.json()] == [plan["id"]]
     changed = await plan_stack.change(school, plan, "", {"next_review_due": "2025-05-01"}, method="PATCH")

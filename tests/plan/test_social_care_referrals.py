@@ -95,6 +95,7 @@ async def test_a_step_up_refers_the_family_to_social_care_with_the_plan_s_id(pla
         "days_since_closure": None,
         "outcome": None,
         "decided_on": None,
+        "allowed_actions": ["record_outcome"],  # the plan's author may record what social care decides
     }
     one = await plan_stack.plans.get(f"/social-care-referrals/{referral['id']}", headers=council.headers)
     assert (one.status_code, one.json()) == (200, referral)
@@ -138,9 +139,11 @@ async def test_an_outcome_is_recorded_once_and_never_before_the_referral_nor_in_
 
     decided = await record("child_protection", referred_on + timedelta(days=3))
     assert decided.status_code == 200, decided.text
+    assert referral["allowed_actions"] == ["record_outcome"]
     assert decided.json() == referral | {
         "outcome": "child_protection",
         "decided_on": (referred_on + timedelta(days=3)).isoformat(),
+        "allowed_actions": [],  # recorded once: nothing more to do
     }
     again = await record("no_further_action", date.today())
     assert_problem(again, 409, "outcome-already-recorded")
@@ -220,6 +223,7 @@ async def test_an_assessment_referring_to_social_care_records_one_front_door_ref
         "days_since_closure": None,
         "outcome": None,
         "decided_on": None,
+        "allowed_actions": ["record_outcome"],  # the referrer records what social care decided
     }
 
     await _redeliver(plan_stack, assessment_id)
@@ -347,7 +351,9 @@ async def test_an_organisation_without_a_basis_learns_nothing_and_a_grantee_read
         return read.status_code == 200
 
     await eventually(granted)
-    assert await _referrals(plan_stack, grantee, family_id) == [referral]
+    # The grantee reads the referral as it is, and is offered nothing to do to it.
+    assert await _referrals(plan_stack, grantee, family_id) == [referral | {"allowed_actions": []}]
+    assert referral["allowed_actions"] == ["record_outcome"]
     path = f"/social-care-referrals/{referral['id']}/outcome"
     refused = await plan_stack.plans.post(path, json=decision, headers=grantee.headers)
     assert_problem(refused, 403, "not-a-referrer")

@@ -29,6 +29,7 @@ from services.assessment.service.errors import (
 )
 from services.kit.auth import Principal
 from services.kit.clock import now
+from services.kit.paging import Page, page_of
 from services.kit.problems import ValidationFailed
 from services.kit.workdays import working_days_between
 
@@ -54,12 +55,6 @@ class RequestView:
     working_days_waiting: int | None
 
 
-@dataclass
-class Page:
-    requests: list[RequestView]
-    after: str | None  # the cursor of the next page, when there is one
-
-
 def _is_coordinator(principal: Principal) -> bool:
     return COORDINATOR in principal.organisation_roles
 
@@ -71,7 +66,7 @@ async def requests_for_support(
     status: RequestStatus,
     limit: int,
     after: str | None,
-) -> Page:
+) -> Page[RequestView]:
     """A page of the queue: every request to a coordinator, the decided ones allocated to it to anyone else.
 
     Each request listed is a read of the family's records, asked of the access policy and audited; one the
@@ -91,9 +86,9 @@ async def requests_for_support(
             session, limit + 1, await _decided_cursor(session, after, allocated_to), allocated_to
         )
         rows = [RequestView(assessment, decision, None) for assessment, decision in decided]
-    page, more = rows[:limit], len(rows) > limit
-    visible = [view for view in page if await _may_list(session, policy, principal, view.assessment)]
-    return Page(visible, page[-1].assessment.id if more else None)
+    page = page_of(rows, limit, lambda view: view.assessment.id)
+    visible = [view for view in page.items if await _may_list(session, policy, principal, view.assessment)]
+    return Page(visible, page.after)
 
 
 async def _may_list(session: AsyncSession, policy: AccessPolicy, principal: Principal, request: Assessment) -> bool:

@@ -14,7 +14,7 @@
 """
 
 from services.plan.service import chronology, contacts, referrals, reports, supporting_families
-from services.plan.service.access import Editor, family_plans, participants, plans_led_by, read_plan
+from services.plan.service.access import Editor, actions_for, family_plans, participants, plans_led_by, read_plan
 from services.plan.service.changes import (
     activate,
     add_goal,
@@ -32,6 +32,7 @@ from services.plan.service.reviews_due import announce_reviews_due
 
 __all__ = [
     "Editor",
+    "actions_for",
     "activate",
     "add_goal",
     "announce_reviews_due",

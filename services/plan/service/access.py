@@ -25,8 +25,10 @@ from services.plan import events, repository
 from services.plan.models import Plan
 from services.plan.service.lifecycle import plan_organisations
 from services.plan.service.problems import NotOnTheTeam, PlanNotFound
+from services.plan.transitions import Action, allowed, standing
 
 CATEGORY = "plan"
+WRITE_SCOPE = "plans:write"
 CASE_NOTES = "case_notes"
 PURPOSE = "early-help"
 REFUSAL = (
@@ -143,6 +145,19 @@ class Editor:
     if_match: str | None
 
 
+def may_write(principal: Principal, plan: Plan) -> bool:
+    """Whether the caller may change the plan at all: a writer's scope, for its author, lead's organisation or team.
+
+    The same rule `writable` enforces; a grant or override reads the plan and writes nothing.
+    """
+    return WRITE_SCOPE in principal.scopes and principal.organisation_id in plan_organisations(plan)
+
+
+def actions_for(principal: Principal, plan: Plan) -> list[Action]:
+    """What the caller may do to the plan now: what its status allows (`transitions`), if the caller writes it."""
+    return allowed(standing(plan.status, plan.close_reason)) if may_write(principal, plan) else []
+
+
 async def writable(
     session: AsyncSession, policy: AccessPolicy, principal: Principal, plan_id: str, action: str
 ) -> Plan:
@@ -152,7 +167,7 @@ async def writable(
     """
     plan = await found(session, plan_id, for_update=True)
     await authorised(session, policy, principal, plan, action)
-    if principal.organisation_id not in plan_organisations(plan):
+    if not may_write(principal, plan):
         raise NotOnTheTeam("A sharing grant or override lets your organisation read this plan, not change it.")
     return plan
 

@@ -8,7 +8,6 @@ category (`access.authorised_for_case_notes`), and every read is audited. The
 event says that a contact of a kind happened, and when; never who or what.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from services.access.decisions import AccessPolicy, Basis
 from services.kit.auth import Principal
 from services.kit.clock import now
 from services.kit.ids import new_id
+from services.kit.paging import Page, page_of
 from services.kit.problems import ValidationFailed
 from services.plan import events, repository
 from services.plan.document import Participant
@@ -80,15 +80,9 @@ async def record_contact(
     return contact
 
 
-@dataclass(frozen=True)
-class Page:
-    contacts: list[PlanContact]
-    after: str | None  # the cursor of the next page, when there is one
-
-
 async def plan_contacts(
     session: AsyncSession, policy: AccessPolicy, principal: Principal, plan_id: str, limit: int, after: str | None
-) -> Page:
+) -> Page[PlanContact]:
     """A page of the plan's contacts in the order they happened, to a reader of its case notes; audited."""
     plan = await found(session, plan_id)
     await authorised_for_case_notes(session, policy, principal, plan, "read_contacts")
@@ -101,5 +95,4 @@ async def plan_contacts(
                 errors=[{"parameter": "after", "in": "query", "detail": "Names no contact of this plan."}],
             )
     rows = await repository.plan_contacts(session, plan.id, limit=limit + 1, after=start)
-    page, more = rows[:limit], len(rows) > limit
-    return Page(page, page[-1].id if more else None)
+    return page_of(rows, limit, lambda contact: contact.id)

@@ -6,6 +6,7 @@ a plan does: the authors, leads and teams of its plans, whoever referred it, or 
 a safeguarding override reads them only. Every read and write is audited. The reason stays here, out of events.
 """
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from services.plan import events, repository
 from services.plan.clients import Findings
 from services.plan.models import Plan, SocialCareReferral
 from services.plan.schemas import OutcomeIn, ReferralIn
-from services.plan.service.access import CATEGORY, PURPOSE
+from services.plan.service.access import CATEGORY, PURPOSE, WRITE_SCOPE
 from services.plan.service.problems import InvalidReferral, NotAReferrer, OutcomeAlreadyRecorded, ReferralNotFound
 
 RESOURCE = "social_care_referral"
@@ -56,9 +57,16 @@ async def _authorised(
     )
 
 
-def _may_write(principal: Principal, basis: Basis) -> None:
+def writes(principal: Principal, basis: Basis) -> bool:
+    """Whether the caller, holding `basis`, may refer the family or record social care's decision."""
     # A coordinator's public task lets it write even when the rule found a grant first.
-    if basis.kind in READ_ONLY and COORDINATOR not in principal.organisation_roles:
+    return WRITE_SCOPE in principal.scopes and (
+        basis.kind not in READ_ONLY or COORDINATOR in principal.organisation_roles
+    )
+
+
+def _may_write(principal: Principal, basis: Basis) -> None:
+    if not writes(principal, basis):
         raise NotAReferrer(
             "A sharing grant or safeguarding override lets your organisation read the family's referrals, "
             "not record them."
@@ -190,23 +198,27 @@ async def _authorised_for(
     )  # fmt: skip
 
 
-async def read_referral(
-    session: AsyncSession, policy: AccessPolicy, principal: Principal, referral_id: str
-) -> SocialCareReferral:
+@dataclass(frozen=True)
+class Read:
+    """Referrals as the caller read them, and whether the caller may record their outcomes."""
+
+    referrals: list[SocialCareReferral]
+    writes: bool
+
+
+async def read_referral(session: AsyncSession, policy: AccessPolicy, principal: Principal, referral_id: str) -> Read:
     referral = await _found(session, referral_id)
-    await _authorised_for(session, policy, principal, referral, "read")
-    return referral
+    basis = await _authorised_for(session, policy, principal, referral, "read")
+    return Read([referral], writes(principal, basis))
 
 
-async def family_referrals(
-    session: AsyncSession, policy: AccessPolicy, principal: Principal, family_id: str
-) -> list[SocialCareReferral]:
+async def family_referrals(session: AsyncSession, policy: AccessPolicy, principal: Principal, family_id: str) -> Read:
     """The family's referrals, oldest first; the list's read is audited as one entry about the family."""
-    await _authorised(
+    basis = await _authorised(
         session, policy, principal, family_id, action="read_social_care_referrals", resource_type="family",
         resource_id=family_id, authors=await repository.referring_organisations(session, family_id),
     )  # fmt: skip
-    return await repository.family_referrals(session, family_id)
+    return Read(await repository.family_referrals(session, family_id), writes(principal, basis))
 
 
 async def record_outcome(
