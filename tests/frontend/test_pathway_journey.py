@@ -138,7 +138,7 @@ async def test_a_family_goes_from_a_school_s_request_for_support_through_a_plan_
     sessions.append(health)
     page = health.page
     await health.sign_in_at_home(people.health)
-    await page.get_by_role("link", name="Access requests", exact=True).click()
+    await page.get_by_role("navigation", name="Menu").get_by_role("link", name="Access requests").click()
     await page.get_by_role("link", name="Ask for access to a family's records").click()
     await page.get_by_label("The child's identifier").fill(NHS_NUMBER)
     await fill_date(page, "The child's date of birth", BORN)

@@ -46,10 +46,8 @@ def upgrade() -> None:
         sa.Column(
             "enrolment_id",
             sa.String(36),
-            sa.ForeignKey(
-                "supporting_families_enrolment.id",
-                name="fk_supporting_families_claim_enrolment_id_supporting_families_enrolment",
-            ),
+            # The naming convention's name would be 72 characters; PostgreSQL's identifiers end at 63.
+            sa.ForeignKey("supporting_families_enrolment.id", name="fk_supporting_families_claim_enrolment_id"),
             nullable=False,
         ),
         sa.Column("family_id", sa.String(36), nullable=False),
