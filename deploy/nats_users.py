@@ -28,7 +28,7 @@ import nats
 
 from gateway.events import EVENT_PAYLOADS as GATEWAY_EVENTS
 from services.access.audit import AUDIT_EVENT_TYPE
-from services.access.projection import access_copy_consumer
+from services.access.projection import ACCESS_REVISION_KEY, access_copy_consumer
 from services.assessment.events import EVENT_PAYLOADS as ASSESSMENT_EVENTS
 from services.consent.events import EVENT_PAYLOADS as CONSENT_EVENTS
 from services.consent.main import ACCESS_LOG
@@ -65,19 +65,28 @@ def aggregates_of(event_types: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Service:
-    """The subjects one process publishes and the durable consumers it reads."""
+    """What one process publishes, the durable consumers it reads, and the keys of the bucket it raises or watches."""
 
     publishes: Sequence[str]
     consumes: Sequence[ConsumerSpec]
+    raises: Sequence[str] = ()
+    watches: Sequence[str] = ()
 
 
+# Only the consent service writes the access revision; each service keeping a copy of grants watches it.
 SERVICES: dict[str, Service] = {
-    "assessment": Service(aggregates_of(ASSESSMENT_EVENTS), [access_copy_consumer("assessment")]),
+    "assessment": Service(
+        aggregates_of(ASSESSMENT_EVENTS), [access_copy_consumer("assessment")], watches=[ACCESS_REVISION_KEY]
+    ),
     # The consent service keeps the access log: it speaks for all of it, not `audit.recorded` alone.
-    "consent": Service(aggregates_of([*CONSENT_EVENTS, f"{AUDIT}.any"]), [ACCESS_LOG]),
-    "plan": Service(aggregates_of(PLAN_EVENTS), [PLAN_ASSESSMENTS, access_copy_consumer("plan")]),
+    "consent": Service(aggregates_of([*CONSENT_EVENTS, f"{AUDIT}.any"]), [ACCESS_LOG], raises=[ACCESS_REVISION_KEY]),
+    "plan": Service(
+        aggregates_of(PLAN_EVENTS), [PLAN_ASSESSMENTS, access_copy_consumer("plan")], watches=[ACCESS_REVISION_KEY]
+    ),
     "notifications": Service(
-        aggregates_of(NOTIFICATIONS_EVENTS), [INTAKE, REMINDERS, access_copy_consumer("notifications")]
+        aggregates_of(NOTIFICATIONS_EVENTS),
+        [INTAKE, REMINDERS, access_copy_consumer("notifications")],
+        watches=[ACCESS_REVISION_KEY],
     ),
     "gateway": Service(aggregates_of(GATEWAY_EVENTS), []),  # revoked credentials; its readiness
 }
@@ -85,7 +94,13 @@ SERVICES: dict[str, Service] = {
 
 def users() -> list[NatsUser]:
     table = [
-        NatsUser(name, publishes=service.publishes, consumers=[spec.name for spec in service.consumes])
+        NatsUser(
+            name,
+            publishes=service.publishes,
+            consumers=[spec.name for spec in service.consumes],
+            raises=service.raises,
+            watches=service.watches,
+        )
         for name, service in SERVICES.items()
     ]
     return [*table, NatsUser(STREAMS_USER, manages_streams=True)]

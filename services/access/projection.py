@@ -6,21 +6,23 @@ overrides, built from the consent service's events, and decide with the same
 rule (`access_rule.decide`) in its own database. The copy is only trusted
 while it is provably current: every event that changes what is allowed
 carries the consent service's access revision, the copy records the highest
-revision it has applied without a gap, and a poller asks the consent service
-for its revision several times a second. A read is decided locally only when
-the consent service was heard from within `FRESH_FOR` and the copy holds
-every change up to the revision it reported; otherwise (NATS away, the
-consumer behind, the consent service unreachable, events missing from the
-stream) the read is decided by asking the consent service, which fails
-closed. Only permits are taken from the copy: a refusal is asked again, so a
-grant opens the next read at once. A withdrawal stops reads everywhere within
-the polling interval and the event's delivery (about 0.1 s), well inside the
-second the security model allows.
+revision it has applied without a gap, and the consent service writes its
+revision into a key of the NATS key-value bucket after every change, which
+each service watches (`services.kit.events.keyvalue.CounterWatch`): the new
+value is pushed to it at once, and the server's heartbeats say the watch is
+alive while nothing changes. A read is decided locally only when the watch
+heard from the server within `FRESH_FOR` and the copy holds every change up to
+the revision in the key; otherwise (NATS away, the watch lost or silent, the
+consumer behind, events missing from the stream) the read is decided by
+asking the consent service, which fails closed. Only permits are taken from
+the copy: a refusal is asked again, so a grant opens the next read at once. A
+withdrawal stops reads everywhere within the key's delivery after the commit
+(milliseconds), and a service cut off from NATS stops trusting its copy within
+`FRESH_FOR`, well inside the second the security model allows. Nothing is
+asked and nothing is logged while nothing changes.
 """
 
-import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -40,16 +42,16 @@ from services.kit.auth import Principal
 from services.kit.db import UtcDateTime
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import BaseCloudEvent, nats_subject
-from services.kit.service_token import ServiceToken
-from services.kit.tasks import stop_task
+from services.kit.events.keyvalue import CounterWatch
 
 logger = logging.getLogger(__name__)
 
 # The copy's tables: every app that keeps the copy names this folder in `create_service_app(migrations_dirs=...)`.
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
-POLL_SECONDS = 0.1
-FRESH_FOR = 0.5  # seconds since the consent service last told its revision
+ACCESS_REVISION_KEY = "access_revision"  # the key the consent service raises and every copy watches
+HEARTBEAT_SECONDS = 0.2  # how often the server tells a quiet watch that it is alive
+FRESH_FOR = 0.5  # seconds since the watch last heard from the server: a copy is trusted no longer
 ACCESS_EVENTS = ("consent.granted", "consent.withdrawn", "consent.expired", "override.opened", "override.expired")
 # Each of these opens or closes access, so the consent service always gives it a revision. The expiries
 # at a time limit carry none and change nothing the copy does not know from the terms already.
@@ -172,47 +174,16 @@ def access_copy_consumer(service_name: str) -> ConsumerSpec:
 class ProjectedAccessDecisions:
     """An `AccessPolicy` that decides from the service's copy while it is current, and asks otherwise."""
 
-    def __init__(self, http: httpx.AsyncClient, url: str, token: ServiceToken) -> None:
+    def __init__(self, http: httpx.AsyncClient, url: str, revision: CounterWatch) -> None:
         self.remote = RemoteAccessDecisions(http, url)
-        self.http = http
-        self.revision_url = url.rstrip("/") + "/internal/access-revision"
-        self.token = token
-        self._consent_revision = 0
-        self._heard_at = float("-inf")
-
-    @asynccontextmanager
-    async def polling(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._poll_forever(), name="access-revision-poll")
-        try:
-            yield
-        finally:
-            await stop_task(task)
-
-    async def _poll_forever(self) -> None:
-        heard = True
-        while True:
-            asked_at = time.monotonic()
-            try:
-                response = await self.http.get(self.revision_url, headers=await self.token.headers())
-                if response.status_code == 401:
-                    self.token.forget()
-                response.raise_for_status()
-                self._consent_revision = int(response.json()["revision"])
-                self._heard_at = asked_at
-                heard = True
-            except Exception as error:  # noqa: BLE001 (any failure means: not heard from, so ask on every read)
-                if heard:  # once per silence, not ten times a second
-                    logger.warning(
-                        "access revision unknown: asking on every read", extra={"error": type(error).__name__}
-                    )
-                heard = False
-            await asyncio.sleep(POLL_SECONDS)
+        self.revision = revision
 
     async def _current_copy(self, session: AsyncSession) -> bool:
-        if time.monotonic() - self._heard_at > FRESH_FOR:
+        consent_revision = self.revision.current(within=FRESH_FOR)
+        if consent_revision is None:
             return False
         applied = (await session.execute(select(col(AppliedRevision.value)))).scalar_one_or_none() or 0
-        return applied >= self._consent_revision
+        return applied >= consent_revision
 
     async def basis_for(
         self,
@@ -264,7 +235,7 @@ class ProjectedAccessDecisions:
         decision = decide(question, grants, overrides, datetime.now(UTC))
         if decision.permit and decision.basis is not None and decision.reference is not None:
             return Basis(decision.basis, decision.reference)
-        # A refusal is asked again: a grant made since the last poll must open the very next read.
+        # A refusal is asked again: a grant the copy has not applied yet must open the very next read.
         return await self.remote.basis_for(
             session, principal, family_id=family_id, category=category, purpose=purpose, authors=authors, team=team
         )
@@ -281,8 +252,10 @@ async def deciding_access(app: FastAPI, settings: AccessSettings) -> AsyncIterat
         app.state.access_policy = AuthorshipOnly()
         yield
         return
-    http: httpx.AsyncClient = app.state.http
-    policy = ProjectedAccessDecisions(http, settings.access_decisions_url, ServiceToken(http, settings.service_client))
-    app.state.access_policy = policy
-    async with policy.polling():
+    revision = CounterWatch(app.state.broker, ACCESS_REVISION_KEY, heartbeat=HEARTBEAT_SECONDS)
+    app.state.access_policy = ProjectedAccessDecisions(app.state.http, settings.access_decisions_url, revision)
+    revision.start()
+    try:
         yield
+    finally:
+        await revision.stop()

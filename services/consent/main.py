@@ -8,16 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.access.audit import AUDIT_EVENT_TYPE
+from services.access.projection import ACCESS_REVISION_KEY
 from services.access.projection import MIGRATIONS as ACCESS_MIGRATIONS
 from services.consent import routes, service
 from services.consent.clients import FamilyMatcher
 from services.consent.config import ConsentSettings
 from services.consent.events import apply_access_recorded
+from services.consent.repository import REVISION_RAISED
 from services.consent.service.audit import Anchor
 from services.consent.signing import EMBEDDED_KEY_FILE, AuditSigningKey, ensure_key_file
 from services.kit.app import create_service_app
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import nats_subject
+from services.kit.events.keyvalue import CounterRaiser
 from services.kit.periodic import running_every
 from services.kit.service_token import ServiceToken
 
@@ -54,8 +57,21 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         signing = running_every(
             app.state.database, min(1.0, settings.audit_checkpoint_seconds), sign, "audit-checkpoints"
         )
-        async with sweeping, signing:
-            yield
+
+        async def current_revision() -> int:
+            async with app.state.database.sessionmaker() as session:
+                return await service.access_revision(session)
+
+        # The revision every service's copy of grants is checked against, pushed to them through NATS
+        # after each commit that raised it; the database stays its record (`services.access.projection`).
+        revision = CounterRaiser(app.state.broker, ACCESS_REVISION_KEY, current_revision)
+        app.state.database.wake_on_commit(REVISION_RAISED, revision.wake)
+        revision.start()
+        try:
+            async with sweeping, signing:
+                yield
+        finally:
+            await revision.stop()
 
     return create_service_app(
         settings,

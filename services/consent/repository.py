@@ -137,12 +137,19 @@ async def entry_count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
+REVISION_RAISED = "access_revision_raised"  # the session flag that wakes the writer of the revision
+
+
 async def raise_access_revision(session: AsyncSession) -> int:
-    """The next revision; the row lock orders concurrent changes, and so their events."""
+    """The next revision; the row lock orders concurrent changes, and so their events.
+
+    Its commit wakes the writer of the revision into the NATS bucket every copy watches (`main.py`).
+    """
     statement = (
         update(AccessRevision).where(col(AccessRevision.id) == 1).values(value=col(AccessRevision.value) + 1)
     ).returning(col(AccessRevision.value))
     revision: int = (await session.execute(statement)).scalar_one()
+    session.info[REVISION_RAISED] = True
     return revision
 
 

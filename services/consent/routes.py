@@ -14,7 +14,6 @@ from services.consent.schemas import (
     AccessRequestAccepted,
     AccessRequestIn,
     AccessRequestOut,
-    AccessRevisionOut,
     AgreementIn,
     AgreementOut,
     ApprovalIn,
@@ -122,12 +121,6 @@ async def decide_access(body: AccessQuestionIn, session: SessionDep, principal: 
         else None
     )
     return AccessDecisionOut(decision="permit" if decision.permit else "deny", basis=basis, reason=decision.reason)
-
-
-@router.get("/internal/access-revision", tags=["internal"])
-async def access_revision(session: SessionDep, _principal: ActsAsAService) -> AccessRevisionOut:
-    """How many changes to what grants and overrides allow have been made: services keeping a copy compare."""
-    return AccessRevisionOut(revision=await service.access_revision(session))
 
 
 @router.post("/internal/readers", tags=["internal"])

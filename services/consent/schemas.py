@@ -189,10 +189,6 @@ class SigningKeysOut(BaseModel):
     keys: list[PublicKeyOut]
 
 
-class AccessRevisionOut(BaseModel):
-    revision: int
-
-
 RelationKind = Literal["authorship", "team", "lead", "allocation"]
 
 

@@ -46,6 +46,7 @@ class NatsSettings(BaseSettings):
     subjects: list[str] = Field(default_factory=lambda: ["pathway.>"])
     dead_letter_stream: str = "PATHWAY_DEAD_LETTER"
     dead_letter_prefix: str = "deadletter"
+    bucket: str = "PATHWAY_STATE"  # the key-value bucket of counters one service raises and others watch
     replicas: int = 1
     max_age_days: float = 365.0
     duplicate_window_seconds: float = 120.0

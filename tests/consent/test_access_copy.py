@@ -1,11 +1,18 @@
 """The assessment service decides reads from its own copy of grants while the copy is current, and asks otherwise."""
 
+import asyncio
 import logging
 import time
 
+import nats
 import pytest
 
+from services.access.projection import ACCESS_REVISION_KEY, FRESH_FOR
+from services.consent.service import access_revision
+from services.kit.events.keyvalue import WATCH_PREFIX, read_counter
+from services.kit.settings import NatsSettings
 from tests.support.consent import ConsentStack
+from tests.support.organisations import Organisation
 from tests.support.problems import assert_problem
 from tests.support.waiting import eventually
 
@@ -87,3 +94,118 @@ async def test_with_nats_away_a_withdrawal_still_refuses_within_a_second(stack: 
             assert_problem(await stack.assessment.get(url, headers=school.headers), 403, "access-refused")
     finally:
         stack.nats.start()
+
+
+async def _held_revision(stack: ConsentStack) -> int | None:
+    """The access revision the consent service has written into the NATS bucket, as the copies watch it."""
+    connection = await nats.connect(stack.nats.url)
+    try:
+        kv = await connection.jetstream().key_value(NatsSettings().bucket)
+        held = await read_counter(kv, ACCESS_REVISION_KEY)
+    finally:
+        await connection.close()
+    return None if held is None else held.value
+
+
+async def _consent_revision(stack: ConsentStack) -> int:
+    async with stack.consent_app.state.database.sessionmaker() as session:
+        return await access_revision(session)
+
+
+async def _granted_and_read_from_the_copy(
+    stack: ConsentStack, caplog: pytest.LogCaptureFixture
+) -> tuple[Organisation, Organisation, str, str]:
+    """A family's assessment by health, shared with a school, once the school's reads come from the copy."""
+    health = stack.organisation("org-health", "health")
+    school = stack.organisation("org-school", "school")
+    family_id, assessment_id = await stack.family_with_assessment(health)
+    await stack.grant(health, family_id, categories=["assessment"], recipient_organisations=[school.id])
+    caplog.set_level(logging.INFO, logger="access")
+
+    async def decided_locally() -> bool:
+        caplog.clear()
+        read = await stack.assessment.get(f"/assessments/{assessment_id}", headers=school.headers)
+        return read.status_code == 200 and _decisions_asked(caplog) == 0
+
+    await eventually(decided_locally, within=5.0)
+    return health, school, family_id, assessment_id
+
+
+async def test_at_idle_no_service_asks_another_and_nothing_is_logged(
+    stack: ConsentStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, school, _, assessment_id = await _granted_and_read_from_the_copy(stack, caplog)
+    assert await _held_revision(stack) == await _consent_revision(stack)
+
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    await asyncio.sleep(3)
+    quiet = [(record.name, record.getMessage(), getattr(record, "path", "")) for record in caplog.records]
+    # The copy stayed current all along (the watch heard its heartbeats) without a request or a log line.
+    caplog.set_level(logging.INFO, logger="access")
+    read = await stack.assessment.get(f"/assessments/{assessment_id}", headers=school.headers)
+
+    assert quiet == []
+    assert read.status_code == 200, read.text
+    assert _decisions_asked(caplog) == 0
+
+
+async def test_with_nats_stopped_reads_are_asked_and_come_back_to_the_copy_when_it_returns(
+    stack: ConsentStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    health, school, family_id, assessment_id = await _granted_and_read_from_the_copy(stack, caplog)
+    url = f"/assessments/{assessment_id}"
+    stack.nats.stop()  # the watch is gone: the copy is no longer trusted
+    try:
+        caplog.clear()
+        asked = await stack.assessment.get(url, headers=school.headers)
+        assert asked.status_code == 200, asked.text  # the consent service still decides, and permits
+        assert _decisions_asked(caplog) == 1
+        # A change while NATS is away raises the revision; its writing into the bucket waits, never lost.
+        await stack.grant(health, family_id, categories=["plan"], recipient_organisations=[school.id])
+        before = await _consent_revision(stack)
+    finally:
+        stack.nats.start()
+
+    async def written() -> bool:
+        return await _held_revision(stack) == before
+
+    await eventually(written, within=10.0)
+
+    async def decided_locally() -> bool:
+        caplog.clear()
+        read = await stack.assessment.get(url, headers=school.headers)
+        return read.status_code == 200 and _decisions_asked(caplog) == 0
+
+    await eventually(decided_locally, within=10.0)  # the watch made again, the copy caught up with the grant
+
+
+async def test_a_watch_whose_consumer_is_lost_is_not_trusted_and_is_made_again(
+    stack: ConsentStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, school, _, assessment_id = await _granted_and_read_from_the_copy(stack, caplog)
+    url = f"/assessments/{assessment_id}"
+    connection = await nats.connect(stack.nats.url)
+    try:
+        js = connection.jetstream()
+        stream = f"KV_{NatsSettings().bucket}"
+        (watch,) = [info.name for info in await js.consumers_info(stream) if info.name.startswith(WATCH_PREFIX)]
+        await js.delete_consumer(stream, watch)  # NATS stays up, the heartbeats stop
+
+        async def asked() -> bool:
+            caplog.clear()
+            read = await stack.assessment.get(url, headers=school.headers)
+            return read.status_code == 200 and _decisions_asked(caplog) == 1
+
+        await eventually(asked, within=FRESH_FOR + 0.5)
+
+        async def decided_locally() -> bool:
+            caplog.clear()
+            read = await stack.assessment.get(url, headers=school.headers)
+            return read.status_code == 200 and _decisions_asked(caplog) == 0
+
+        await eventually(decided_locally, within=5.0)
+        watches = [info.name for info in await js.consumers_info(stream) if info.name.startswith(WATCH_PREFIX)]
+        assert len(watches) == 1 and watches != [watch]
+    finally:
+        await connection.close()

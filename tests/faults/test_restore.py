@@ -45,6 +45,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import make_url
 
 from deploy import demo
+from services.access.projection import ACCESS_REVISION_KEY
+from services.kit.events.keyvalue import read_counter
+from services.kit.settings import NatsSettings
 from services.kit.testing import DatabaseFactory, DatabaseTemplates
 from tests.faults.load import Load
 from tests.faults.subscriber import StreamReader
@@ -352,10 +355,12 @@ async def bearer_of(system: System, organisation: str) -> dict[str, str]:
 
 
 async def access_revision(system: System) -> int:
-    """The consent service's access revision, asked as the services ask it."""
-    client_id, secret = demo.service_client_credentials(system.data_dir)
-    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as http:
-        headers = await demo.bearer(http, client_id, secret)
-        answer = await http.get(f"http://127.0.0.1:{system['consent'].port}/internal/access-revision", headers=headers)
-    assert answer.status_code == 200, answer.text
-    return int(answer.json()["revision"])
+    """The consent service's access revision, as the services learn it: the key it raises in the NATS bucket."""
+    connection = await nats.connect(servers=system.nats.url.split(","))
+    try:
+        kv = await connection.jetstream().key_value(NatsSettings().bucket)
+        held = await read_counter(kv, ACCESS_REVISION_KEY)
+    finally:
+        await connection.close()
+    assert held is not None, "the consent service never wrote its access revision"
+    return held.value

@@ -13,7 +13,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from services.kit.settings import NatsSettings
@@ -56,8 +56,26 @@ async def streams_exist(js: JetStreamContext, settings: NatsSettings) -> None:
         await js.stream_info(config.name)
 
 
+def stream_of(bucket: str) -> str:
+    """The stream that holds a key-value bucket."""
+    return f"KV_{bucket}"
+
+
+async def ensure_bucket(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create the system's key-value bucket (`services.kit.events.keyvalue`) if it is missing. Idempotent."""
+    try:
+        await js.stream_info(stream_of(settings.bucket))
+    except NotFoundError:
+        config = KeyValueConfig(
+            bucket=settings.bucket, history=1, storage=StorageType.FILE, replicas=settings.replicas, direct=True
+        )
+        await js.create_key_value(config)
+        logger.info("bucket created", extra={"bucket": settings.bucket})
+
+
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
-    """Create the streams, or bring their configuration in line with settings. Idempotent."""
+    """Create the streams and the bucket, or bring the streams' configuration in line with settings. Idempotent."""
+    await ensure_bucket(js, settings)
     for config in stream_configs(settings):
         assert config.name is not None
         try:

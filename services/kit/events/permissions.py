@@ -9,6 +9,8 @@ is refused:
   acknowledge their messages, read and remove dead letters (an operator's replay), and make the
   one consumer every process has of its own: of `credentials.revoked` alone, pushed to its inbox
   (`services.kit.revocation`; the API subject names the filter, which the server holds it to);
+- of the key-value bucket (`services.kit.events.keyvalue`): write and read the keys it raises, and
+  make a consumer of each key it watches, pushed to its inbox (the API subject names the key);
 - subscribe to its own reply inbox only, where JetStream answers it and delivers what it pulls.
 
 So no process creates, changes, purges or deletes a stream or a consumer, nor reads a subject
@@ -24,7 +26,9 @@ from typing import Any
 
 import nkeys
 
+from services.kit.events.broker import stream_of
 from services.kit.events.envelope import nats_subject
+from services.kit.events.keyvalue import subject_of
 from services.kit.revocation import REVOKED_EVENT_TYPE
 from services.kit.settings import NatsSettings
 
@@ -33,11 +37,13 @@ ACCOUNT = "PATHWAY"
 
 @dataclass(frozen=True)
 class NatsUser:
-    """One process's user: the subjects it publishes and the durable consumers it reads."""
+    """One process's user: the subjects it publishes, the durable consumers it reads, the keys it raises and watches."""
 
     name: str
     publishes: Sequence[str] = ()
     consumers: Sequence[str] = ()
+    raises: Sequence[str] = ()
+    watches: Sequence[str] = ()
     manages_streams: bool = False
 
     @property
@@ -66,6 +72,14 @@ def permissions(user: NatsUser, settings: NatsSettings) -> dict[str, Any]:
             ]
         if user.consumers:
             publish += [f"$JS.API.STREAM.MSG.GET.{dead}", f"$JS.API.STREAM.MSG.DELETE.{dead}"]
+        bucket = stream_of(settings.bucket)
+        if user.raises:
+            publish.append(f"$JS.API.STREAM.INFO.{bucket}")
+        for key in user.raises:
+            held = subject_of(settings.bucket, key)
+            publish += [held, f"$JS.API.DIRECT.GET.{bucket}.{held}"]
+        for key in user.watches:
+            publish.append(f"$JS.API.CONSUMER.CREATE.{bucket}.*.{subject_of(settings.bucket, key)}")
     return {"publish": {"allow": publish}, "subscribe": {"allow": [f"{user.inbox_prefix}.>"]}}
 
 

@@ -1,0 +1,214 @@
+"""A counter in JetStream's key-value store: raised by the one process that owns it, watched by the others.
+
+The owner keeps the counter in its database, which stays the record; `CounterRaiser` copies it
+into a key of the system's bucket after every commit that raised it, and again at start and
+after an outage, so a crash or NATS being away delays the copy and never loses it. It writes
+with compare-and-set and never lowers the key, so two replicas writing at once cannot leave an
+older value in it.
+
+`CounterWatch` is how another process knows the counter without asking: a consumer of its own,
+pushed to its own inbox, that delivers the key's last value at once and every new one as it is
+written, with idle heartbeats from the server between them. The value is only given out while
+the server was heard from within the caller's bound (a value or a heartbeat), so a watch that is
+down, cut off or stuck reads as unknown, never as an old value believed current. Nothing is
+asked and nothing is logged while nothing changes; a lost consumer is made again.
+
+Like the revocation listener's consumer (`services.kit.revocation`), it is made through the API
+subject that names its filter, so NATS can let a process watch this key and nothing else
+(`services.kit.events.permissions`).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.kit.events.broker import Broker, stream_of
+from services.kit.tasks import stop_task
+
+logger = logging.getLogger(__name__)
+
+WATCH_PREFIX = "watch-"  # the name of each process's consumer of a key starts so
+IDLE_SECONDS = 60.0  # a watch's consumer is removed by the server this long after the process has gone
+STATUS = "Status"
+HEARTBEAT = "100"
+
+
+def subject_of(bucket: str, key: str) -> str:
+    return f"$KV.{bucket}.{key}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A counter's value and the stream sequence that holds it (0: the key was never written)."""
+
+    value: int
+    sequence: int
+
+
+async def read_counter(kv: KeyValue, key: str) -> Counter | None:
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None
+    return Counter(int(entry.value or b"0"), entry.revision or 0)
+
+
+async def raise_counter(kv: KeyValue, key: str, value: int) -> None:
+    """Make the key hold at least `value`: written only over a smaller value, never lowered."""
+    while True:
+        held = await read_counter(kv, key)
+        if held is not None and held.value >= value:
+            return
+        try:
+            if held is None:
+                await kv.create(key, str(value).encode())
+            else:
+                await kv.update(key, str(value).encode(), last=held.sequence)
+            return
+        except KeyWrongLastSequenceError:
+            continue  # written meanwhile (another replica): read it again
+
+
+class CounterRaiser:
+    """Copies a counter from the database into its key after each commit that raised it, until it holds."""
+
+    def __init__(self, broker: Broker, key: str, read: Callable[[], Awaitable[int]]) -> None:
+        self.broker = broker
+        self.key = key
+        self.read = read
+        self.wake = asyncio.Event()  # set on every commit that raised the counter (`Database.wake_on_commit`)
+        self.wake.set()  # at start: the key may be behind (a crash after a commit, an outage)
+        self.written: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"raise-{self.key}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await stop_task(self._task)
+
+    async def run(self) -> None:
+        await self.broker.ready.wait()
+        failing = False
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                value = await self.read()
+                kv = await self.broker.js.key_value(self.broker.settings.bucket)
+                await raise_counter(kv, self.key, value)
+            except (NatsError, TimeoutError, OSError) as error:
+                if not failing:  # once per outage
+                    logger.warning("counter not written yet", extra={"key": self.key, "error": type(error).__name__})
+                failing = True
+                self.wake.set()  # try again: the database still holds it
+                await asyncio.sleep(self.broker.settings.reconnect_wait_seconds)
+                continue
+            if failing:
+                logger.info("counter written again", extra={"key": self.key})
+            failing = False
+            self.written = value
+
+
+class CounterWatch:
+    """The last value of one key, known while the server has been heard from recently."""
+
+    def __init__(self, broker: Broker, key: str, *, heartbeat: float) -> None:
+        self.broker = broker
+        self.key = key
+        self.heartbeat = heartbeat
+        self._value: int | None = None
+        self._heard_at = float("-inf")
+        self._subscription: Subscription | None = None
+        self._generation = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def current(self, within: float) -> int | None:
+        """The key's value, if the watch heard from the server within `within` seconds; otherwise None."""
+        if not self.broker.nc.is_connected or time.monotonic() - self._heard_at > within:
+            return None
+        return self._value
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_watching(), name=f"watch-{self.key}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await stop_task(self._task)
+        await self._unsubscribe()
+
+    async def _keep_watching(self) -> None:
+        """Make the consumer, and make it again whenever the server has fallen silent."""
+        await self.broker.ready.wait()
+        watching = False
+        silent_after = 3 * self.heartbeat
+        failed = False
+        while True:
+            if time.monotonic() - self._heard_at > silent_after and self.broker.nc.is_connected:
+                if watching:  # once per loss, not on every attempt
+                    logger.warning("watch lost: watching again", extra={"key": self.key})
+                watching = await self._subscribe(quietly=failed)
+                failed = not watching
+            await asyncio.sleep(silent_after)
+
+    async def _subscribe(self, *, quietly: bool) -> bool:
+        await self._unsubscribe()
+        settings = self.broker.settings
+        self._generation += 1
+        generation = self._generation
+
+        async def received(message: Msg) -> None:
+            if generation == self._generation:  # not an earlier consumer's, still in flight
+                self._received(message)
+
+        try:
+            inbox = self.broker.nc.new_inbox()
+            subscription = await self.broker.nc.subscribe(inbox, cb=received)
+            config = ConsumerConfig(
+                name=f"{WATCH_PREFIX}{uuid.uuid4().hex}",
+                filter_subject=subject_of(settings.bucket, self.key),
+                deliver_subject=inbox,
+                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                ack_policy=AckPolicy.NONE,
+                idle_heartbeat=self.heartbeat,
+                inactive_threshold=IDLE_SECONDS,
+                num_replicas=1,
+                mem_storage=True,
+            )
+            self._subscription = subscription
+            await self.broker.js.add_consumer(stream_of(settings.bucket), config)
+        except (NatsError, TimeoutError, OSError) as error:
+            if not quietly:
+                logger.warning("watch not made yet", extra={"key": self.key, "error": type(error).__name__})
+            await self._unsubscribe()
+            return False
+        return True
+
+    async def _unsubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        self._generation += 1
+        if subscription is not None:
+            with contextlib.suppress(NatsError, TimeoutError, OSError):
+                await subscription.unsubscribe()
+
+    def _received(self, message: Msg) -> None:
+        if (message.headers or {}).get(STATUS) != HEARTBEAT:
+            try:
+                value = int(message.data or b"0")
+            except ValueError:
+                logger.error("counter unreadable", extra={"key": self.key})
+                return
+            self._value = value if self._value is None else max(self._value, value)
+        self._heard_at = time.monotonic()
