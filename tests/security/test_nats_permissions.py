@@ -22,10 +22,11 @@ from sqlmodel import col
 
 from deploy.nats_users import SERVICES, STREAMS_USER, generate, users
 from services.access.events import family_event
-from services.access.projection import GrantCopy
+from services.access.projection import ACCESS_REVISION_KEY, FRESH_FOR, HEARTBEAT_SECONDS, GrantCopy
 from services.kit.events.broker import Broker
 from services.kit.events.consumer import InboxEvent
 from services.kit.events.envelope import nats_subject, to_json
+from services.kit.events.keyvalue import CounterWatch, raise_counter, read_counter
 from services.kit.natsserver import nats_server_binary
 from services.kit.revocation import CredentialsRevoked, RevocationListener, Revocations
 from services.kit.testing import TokenMint
@@ -215,6 +216,16 @@ async def test_every_process_runs_signed_in_as_its_own_user_with_the_consumers_t
 
             await eventually(bound)
 
+        # The consent service writes the access revision; each service keeping a copy of grants watches it.
+        async def watched() -> bool:
+            return all(
+                stack.apps[name].state.access_policy.revision.current(within=FRESH_FOR) is not None
+                for name in ("assessment", "plan", "notifications")
+            )
+
+        await eventually(watched)
+        assert not secured.violations(), secured.violations()
+
 
 @pytest.fixture
 async def signed_in_stack(
@@ -281,6 +292,67 @@ async def test_the_access_copy_ignores_a_grant_without_a_revision_and_logs_no_pe
     assert warning.levelno == logging.WARNING
     assert vars(warning)["event_type"] == "consent.granted" and vars(warning)["event_id"] == event.get_id()
     assert family_id not in json.dumps({key: str(value) for key, value in vars(warning).items()})
+
+
+async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher_reads_that_key_alone(
+    secured: AuthenticatedNats,
+) -> None:
+    bucket = secured.settings("consent").bucket
+    consent = await secured.connect("consent")
+    try:
+        kv = await consent.jetstream().key_value(bucket)
+        await raise_counter(kv, ACCESS_REVISION_KEY, 7)
+        await raise_counter(kv, ACCESS_REVISION_KEY, 5)  # never lowered
+        held = await read_counter(kv, ACCESS_REVISION_KEY)
+        assert held is not None and held.value == 7
+    finally:
+        await consent.close()
+
+    plan_broker = Broker(secured.settings("plan"), "plan")
+    plan_broker.start()
+    watch = CounterWatch(plan_broker, ACCESS_REVISION_KEY, heartbeat=HEARTBEAT_SECONDS)
+    watch.start()
+    try:
+
+        async def heard() -> bool:
+            return watch.current(within=FRESH_FOR) == 7
+
+        await eventually(heard)
+        # A watcher may not write the key (a lower revision would make a stale copy look current),
+        # nor read the bucket through a consumer of another subject, nor read or change the stream itself.
+        js = plan_broker.nc.jetstream(timeout=DENIED_WITHIN)
+        with pytest.raises((NatsError, TimeoutError)):
+            await js.publish(f"$KV.{bucket}.{ACCESS_REVISION_KEY}", b"1")
+        with pytest.raises((NatsError, TimeoutError)):
+            await js.add_consumer(
+                f"KV_{bucket}",
+                ConsumerConfig(name="watch-all", filter_subject=f"$KV.{bucket}.>", deliver_subject="_INBOX.plan.x"),
+            )
+        with pytest.raises((NatsError, TimeoutError)):
+            await js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{ACCESS_REVISION_KEY}", direct=True)
+        with pytest.raises((NatsError, TimeoutError)):
+            await js.purge_stream(f"KV_{bucket}")
+        assert watch.current(within=FRESH_FOR) == 7
+    finally:
+        await watch.stop()
+        await plan_broker.close()
+
+    # The gateway keeps no copy of grants: it may not watch the key either.
+    gateway = await secured.connect("gateway")
+    try:
+        with pytest.raises((NatsError, TimeoutError)):
+            await gateway.jetstream(timeout=DENIED_WITHIN).add_consumer(
+                f"KV_{bucket}",
+                ConsumerConfig(
+                    name="watch-x",
+                    filter_subject=f"$KV.{bucket}.{ACCESS_REVISION_KEY}",
+                    deliver_subject="_INBOX.gateway.x",
+                ),
+            )
+    finally:
+        await gateway.close()
+    violations = secured.violations()
+    assert any(f"$kv.{bucket.lower()}.{ACCESS_REVISION_KEY}" in v.lower() for v in violations), violations
 
 
 async def test_every_process_hears_of_revoked_credentials_through_a_consumer_of_that_subject_alone(
