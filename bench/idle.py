@@ -16,7 +16,7 @@ import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from bench.common import scratch_folder
+from bench.common import print_table, scratch_folder, verdict
 from deploy.supervisor import System
 from services.kit.natsserver import free_port
 
@@ -73,8 +73,8 @@ async def main(arguments: argparse.Namespace) -> None:
         try:
             await system.start()
         except (RuntimeError, TimeoutError) as failure:
-            logs = "\n".join(f"{name}: {(data_dir / f'{name}.log').read_text()[-2000:]}" for name in system.processes)
-            raise SystemExit(f"the system did not start: {failure}\n{logs}") from failure
+            tails = "\n".join(f"{name}: {(data_dir / f'{name}.log').read_text()[-2000:]}" for name in system.processes)
+            raise SystemExit(f"the system did not start: {failure}\n{tails}") from failure
         await asyncio.sleep(arguments.settle)
 
         names = list(system.processes)
@@ -89,20 +89,15 @@ async def main(arguments: argparse.Namespace) -> None:
         lines = {name: line_count(logs[name]) - lines_before[name] for name in names}
         asked = {name: internal_requests(logs[name], lines_before[name]) for name in names}
 
-    print(f"## The whole system at idle ({elapsed:.0f} s after {arguments.settle:.0f} s settling)\n")
-    print("| process | CPU, % of one core | log lines/s | requests to /internal/ per s |")
-    print("|---|---|---|---|")
-    for name in names:
-        print(
-            f"| {name} | {100 * cpu[name] / elapsed:.2f} | {lines[name] / elapsed:.2f} | {asked[name] / elapsed:.2f} |"
-        )
     total_cpu = 100 * sum(cpu.values()) / elapsed
-    print(
-        f"| **all** | **{total_cpu:.2f}** | **{sum(lines.values()) / elapsed:.2f}** "
-        f"| **{sum(asked.values()) / elapsed:.2f}** |"
-    )
-    met = total_cpu < 2.0 and sum(lines.values()) == 0 and sum(asked.values()) == 0
-    print(f"\naim (under 2% of a core, no log line, no request between services): {'met' if met else 'missed'}")
+    rows: list[list[object]] = [
+        [name, 100 * cpu[name] / elapsed, lines[name] / elapsed, asked[name] / elapsed] for name in names
+    ]
+    rows.append(["all", total_cpu, sum(lines.values()) / elapsed, sum(asked.values()) / elapsed])
+    print_table(["process", "CPU, % of one core", "log lines/s", "requests to /internal/ per s"], rows)
+    quiet = sum(lines.values()) == 0 and sum(asked.values()) == 0
+    print(f"aim: under 2% of one core at idle: {verdict(total_cpu < 2.0)} ({total_cpu:.1f}%)")
+    print(f"aim: no request between services and no log line at idle: {verdict(quiet)}")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

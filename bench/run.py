@@ -33,6 +33,7 @@ BENCHMARKS = (
     "bench.plan_from_assessment",
     "bench.webhook_delivery",
     "bench.mixed_load",
+    "bench.idle",
 )
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
