@@ -162,7 +162,8 @@ async def test_with_nats_stopped_reads_are_asked_and_come_back_to_the_copy_when_
         assert asked.status_code == 200, asked.text  # the consent service still decides, and permits
         assert _decisions_asked(caplog) == 1
         # A change while NATS is away raises the revision; its writing into the bucket waits, never lost.
-        await stack.grant(health, family_id, categories=["plan"], recipient_organisations=[school.id])
+        police = stack.organisation("org-police", "police")
+        await stack.grant(health, family_id, categories=["assessment"], recipient_organisations=[police.id])
         before = await _consent_revision(stack)
     finally:
         stack.nats.start()
