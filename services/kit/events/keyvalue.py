@@ -1,8 +1,9 @@
 """A counter in JetStream's key-value store: raised by the one process that owns it, watched by the others.
 
 The owner keeps the counter in its database, which stays the record; `CounterRaiser` copies it
-into a key of the system's bucket after every commit that raised it, and again at start and
-after an outage, so a crash or NATS being away delays the copy and never loses it. It writes
+into a key of the system's bucket after every commit that raised it, and again at start, after an
+outage and once a minute (a bucket made anew is filled), so a crash or NATS being away delays the
+copy and never loses it. It writes
 with compare-and-set and never lowers the key, so two replicas writing at once cannot leave an
 older value in it.
 
@@ -38,6 +39,7 @@ from services.kit.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
+RECHECK_SECONDS = 60.0  # how often the raiser looks again unwoken: a bucket made anew (NATS restored) is filled
 WATCH_PREFIX = "watch-"  # the name of each process's consumer of a key starts so
 IDLE_SECONDS = 60.0  # a watch's consumer is removed by the server this long after the process has gone
 STATUS = "Status"
@@ -89,7 +91,6 @@ class CounterRaiser:
         self.read = read
         self.wake = asyncio.Event()  # set on every commit that raised the counter (`Database.wake_on_commit`)
         self.wake.set()  # at start: the key may be behind (a crash after a commit, an outage)
-        self.written: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -103,13 +104,16 @@ class CounterRaiser:
         await self.broker.ready.wait()
         failing = False
         while True:
-            await self.wake.wait()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation (`services.kit.tasks`).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RECHECK_SECONDS):
+                    await self.wake.wait()
             self.wake.clear()
             try:
                 value = await self.read()
                 kv = await self.broker.js.key_value(self.broker.settings.bucket)
                 await raise_counter(kv, self.key, value)
-            except (NatsError, TimeoutError, OSError) as error:
+            except Exception as error:  # noqa: BLE001 (NATS or the database away: whatever it is, try again)
                 if not failing:  # once per outage
                     logger.warning("counter not written yet", extra={"key": self.key, "error": type(error).__name__})
                 failing = True
@@ -119,7 +123,6 @@ class CounterRaiser:
             if failing:
                 logger.info("counter written again", extra={"key": self.key})
             failing = False
-            self.written = value
 
 
 class CounterWatch:
