@@ -66,6 +66,7 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         # after each commit that raised it; the database stays its record (`services.access.projection`).
         revision = CounterRaiser(app.state.broker, ACCESS_REVISION_KEY, current_revision)
         app.state.database.wake_on_commit(REVISION_RAISED, revision.wake)
+        app.state.access_revision = revision
         revision.start()
         try:
             async with sweeping, signing:

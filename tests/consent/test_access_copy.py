@@ -210,3 +210,26 @@ async def test_a_watch_whose_consumer_is_lost_is_not_trusted_and_is_made_again(
         assert len(watches) == 1 and watches != [watch]
     finally:
         await connection.close()
+
+
+async def test_a_copy_is_not_trusted_once_the_consent_service_stops_writing_the_revision(
+    stack: ConsentStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The consent service cut off from NATS (or dead between a commit and the key's write) while the others are not:
+    the server still heartbeats to the watches, but the owner's writes stop, and reads are asked again."""
+    _, school, _, assessment_id = await _granted_and_read_from_the_copy(stack, caplog)
+    url = f"/assessments/{assessment_id}"
+    await stack.consent_app.state.access_revision.stop()
+    stopped_at = time.monotonic()
+
+    async def asked() -> bool:
+        caplog.clear()
+        read = await stack.assessment.get(url, headers=school.headers)
+        return read.status_code == 200 and _decisions_asked(caplog) == 1
+
+    await eventually(asked, within=FRESH_FOR + 0.5)
+    assert time.monotonic() - stopped_at < FRESH_FOR + 0.5
+    caplog.clear()
+    reads = [await stack.assessment.get(url, headers=school.headers) for _ in range(3)]
+    assert [read.status_code for read in reads] == [200] * 3
+    assert _decisions_asked(caplog) == 3, "a copy was trusted though its revision's owner had gone silent"

@@ -332,7 +332,9 @@ async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher
             await js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{ACCESS_REVISION_KEY}", direct=True)
         with pytest.raises((NatsError, TimeoutError)):
             await js.purge_stream(f"KV_{bucket}")
-        assert watch.current(within=FRESH_FOR) == 7
+        # Nothing the watcher tried reached the key: the last value written is still the owner's. (Whether it is
+        # still current is another matter: no owner writes it again here, so after FRESH_FOR it is not.)
+        assert watch.current(within=float("inf")) == 7
     finally:
         await watch.stop()
         await plan_broker.close()

@@ -5,14 +5,18 @@ into a key of the system's bucket after every commit that raised it, and again a
 outage and once a minute (a bucket made anew is filled), so a crash or NATS being away delays the
 copy and never loses it. It writes
 with compare-and-set and never lowers the key, so two replicas writing at once cannot leave an
-older value in it.
+older value in it. Between changes it writes the key again every `STAMP_SECONDS`: a watcher trusts
+a value only while such a write is recent, so an owner that has stopped (crashed between a commit
+and the key's write, or cut off from NATS while the watchers are not) is noticed as silence, not
+taken for "nothing changed".
 
 `CounterWatch` is how another process knows the counter without asking: a consumer of its own,
 pushed to its own inbox, that delivers the key's last value at once and every new one as it is
 written, with idle heartbeats from the server between them. The value is only given out while
-the server was heard from within the caller's bound (a value or a heartbeat), so a watch that is
-down, cut off or stuck reads as unknown, never as an old value believed current. Nothing is
-asked and nothing is logged while nothing changes; a lost consumer is made again.
+the owner's last write arrived within the caller's bound, so an owner or a watch that is down, cut
+off or stuck reads as unknown, never as an old value believed current. The server's heartbeats tell
+a lost consumer, which is made again. Nothing is asked over HTTP and nothing is logged while
+nothing changes.
 
 Like the revocation listener's consumer (`services.kit.revocation`), it is made through the API
 subject that names its filter, so NATS can let a process watch this key and nothing else
@@ -39,7 +43,8 @@ from services.kit.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
-RECHECK_SECONDS = 60.0  # how often the raiser looks again unwoken: a bucket made anew (NATS restored) is filled
+RECHECK_SECONDS = 60.0  # how often the raiser reads the database unwoken: a bucket made anew (NATS restored) is filled
+STAMP_SECONDS = 0.2  # how often the owner writes the key again while nothing changes: its sign of life
 WATCH_PREFIX = "watch-"  # the name of each process's consumer of a key starts so
 IDLE_SECONDS = 60.0  # a watch's consumer is removed by the server this long after the process has gone
 STATUS = "Status"
@@ -82,6 +87,16 @@ async def raise_counter(kv: KeyValue, key: str, value: int) -> None:
             continue  # written meanwhile (another replica): read it again
 
 
+async def stamp_counter(kv: KeyValue, key: str, value: int) -> None:
+    """Write the key again, at `value` or what it holds if more: a fresh write that never lowers it."""
+    held = await read_counter(kv, key)
+    if held is None:
+        await raise_counter(kv, key, value)
+        return
+    with contextlib.suppress(KeyWrongLastSequenceError):  # written meanwhile (another replica): as fresh
+        await kv.update(key, str(max(held.value, value)).encode(), last=held.sequence)
+
+
 class CounterRaiser:
     """Copies a counter from the database into its key after each commit that raised it, until it holds."""
 
@@ -103,16 +118,21 @@ class CounterRaiser:
     async def run(self) -> None:
         await self.broker.ready.wait()
         failing = False
+        value: int | None = None
+        read_at = float("-inf")
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation (`services.kit.tasks`).
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RECHECK_SECONDS):
+                async with asyncio.timeout(STAMP_SECONDS):
                     await self.wake.wait()
+            woken = self.wake.is_set()
             self.wake.clear()
             try:
-                value = await self.read()
                 kv = await self.broker.js.key_value(self.broker.settings.bucket)
-                await raise_counter(kv, self.key, value)
+                if woken or value is None or time.monotonic() - read_at > RECHECK_SECONDS:
+                    value, read_at = await self.read(), time.monotonic()
+                    await raise_counter(kv, self.key, value)
+                await stamp_counter(kv, self.key, value)
             except Exception as error:  # noqa: BLE001 (NATS or the database away: whatever it is, try again)
                 if not failing:  # once per outage
                     logger.warning("counter not written yet", extra={"key": self.key, "error": type(error).__name__})
@@ -133,14 +153,15 @@ class CounterWatch:
         self.key = key
         self.heartbeat = heartbeat
         self._value: int | None = None
-        self._heard_at = float("-inf")
+        self._heard_at = float("-inf")  # the server's last word: a value or a heartbeat
+        self._written_at = float("-inf")  # the owner's last write of the key
         self._subscription: Subscription | None = None
         self._generation = 0
         self._task: asyncio.Task[None] | None = None
 
     def current(self, within: float) -> int | None:
-        """The key's value, if the watch heard from the server within `within` seconds; otherwise None."""
-        if not self.broker.nc.is_connected or time.monotonic() - self._heard_at > within:
+        """The key's value, if the owner wrote it within `within` seconds; otherwise None."""
+        if not self.broker.nc.is_connected or time.monotonic() - self._written_at > within:
             return None
         return self._value
 
@@ -214,4 +235,5 @@ class CounterWatch:
                 logger.error("counter unreadable", extra={"key": self.key})
                 return
             self._value = value if self._value is None else max(self._value, value)
+            self._written_at = time.monotonic()
         self._heard_at = time.monotonic()
