@@ -153,6 +153,38 @@ def may_write(principal: Principal, plan: Plan) -> bool:
     return WRITE_SCOPE in principal.scopes and principal.organisation_id in plan_organisations(plan)
 
 
+async def authorise_for_family(
+    session: AsyncSession,
+    policy: AccessPolicy,
+    principal: Principal,
+    family_id: str,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    refusal: str,
+    authors: frozenset[str] | set[str] = frozenset(),
+) -> Basis:
+    """A basis for the family's plans (of records kept beside them: referrals, the ledger), audited, refusals too.
+
+    The organisations of the family's plans are its authors; `authors` adds those of the record itself.
+    """
+    return await authorise_and_audit(
+        session,
+        policy,
+        principal,
+        source=events.SOURCE,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        family_id=family_id,
+        category=CATEGORY,
+        purpose=PURPOSE,
+        authors=await repository.organisations_of_family_plans(session, family_id) | set(authors),
+        refusal=refusal,
+    )
+
+
 def actions_for(principal: Principal, plan: Plan) -> list[Action]:
     """What the caller may do to the plan now: what its status allows (`transitions`), if the caller writes it."""
     return allowed(standing(plan.status, plan.close_reason)) if may_write(principal, plan) else []

@@ -12,7 +12,6 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.access.audit import record_access
-from services.access.authorise import authorise_and_audit
 from services.access.decisions import COORDINATOR, AccessPolicy, Basis
 from services.kit.auth import Principal
 from services.kit.clock import now
@@ -21,7 +20,7 @@ from services.plan import events, repository
 from services.plan.clients import Findings
 from services.plan.models import Plan, SocialCareReferral
 from services.plan.schemas import OutcomeIn, ReferralIn
-from services.plan.service.access import CATEGORY, PURPOSE, WRITE_SCOPE
+from services.plan.service.access import WRITE_SCOPE, authorise_for_family
 from services.plan.service.problems import InvalidReferral, NotAReferrer, OutcomeAlreadyRecorded, ReferralNotFound
 
 RESOURCE = "social_care_referral"
@@ -40,21 +39,10 @@ async def _authorised(
     resource_id: str,
     authors: set[str],
 ) -> Basis:
-    """A basis for the family's plans, audited (refusals too); `authors` are added to its plans' organisations."""
-    return await authorise_and_audit(
-        session,
-        policy,
-        principal,
-        source=events.SOURCE,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        family_id=family_id,
-        category=CATEGORY,
-        purpose=PURPOSE,
-        authors=await repository.organisations_of_family_plans(session, family_id) | authors,
-        refusal=REFUSAL,
-    )
+    return await authorise_for_family(
+        session, policy, principal, family_id, action=action, resource_type=resource_type,
+        resource_id=resource_id, refusal=REFUSAL, authors=authors,
+    )  # fmt: skip
 
 
 def writes(principal: Principal, basis: Basis) -> bool:

@@ -22,7 +22,6 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.access.audit import record_access
-from services.access.authorise import authorise_and_audit
 from services.access.decisions import COORDINATOR, AccessPolicy, Basis
 from services.kit.auth import Principal
 from services.kit.clock import now
@@ -33,7 +32,7 @@ from services.plan.document import Episode
 from services.plan.models import SupportingFamiliesClaim, SupportingFamiliesEnrolment
 from services.plan.outcomes_plan import OutcomesPlan, financial_year, year_bounds
 from services.plan.schemas import ClaimIn, EmploymentEvidence, EnrolmentIn, OutcomeEvidence
-from services.plan.service.access import CATEGORY, PURPOSE
+from services.plan.service.access import authorise_for_family
 from services.plan.service.problems import (
     AlreadyClaimed,
     AlreadyEnrolled,
@@ -75,21 +74,10 @@ async def _authorised(
     resource_type: str,
     resource_id: str,
 ) -> Basis:
-    """A basis for the family's plans, audited (refusals too)."""
-    return await authorise_and_audit(
-        session,
-        policy,
-        principal,
-        source=events.SOURCE,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        family_id=family_id,
-        category=CATEGORY,
-        purpose=PURPOSE,
-        authors=await repository.organisations_of_family_plans(session, family_id),
-        refusal=REFUSAL,
-    )
+    return await authorise_for_family(
+        session, policy, principal, family_id, action=action, resource_type=resource_type,
+        resource_id=resource_id, refusal=REFUSAL,
+    )  # fmt: skip
 
 
 def _the_council(principal: Principal, basis: Basis, *, writes: bool) -> None:
