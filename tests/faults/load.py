@@ -11,6 +11,7 @@ its time, for the checks.
 import asyncio
 import contextlib
 import itertools
+import traceback
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -58,6 +59,8 @@ class Load:
         self._numbers = itertools.count()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._abandoned = False
+        self._failures: list[str] = []  # each worker's failure, with where it happened
         self.tries: list[Try] = []
         self.families: list[str] = []  # every family registered with a 201
         self.assessments: dict[str, str] = {}  # assessment id → family id, for each submission answered 201
@@ -76,6 +79,7 @@ class Load:
 
     async def abandon(self) -> None:
         """Stop at once, after a failure elsewhere."""
+        self._abandoned = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -92,16 +96,27 @@ class Load:
         while len(self.plans) < plans_wanted or self.answered() < answers_wanted:
             for task in self._tasks:
                 if task.done():
-                    task.result()  # a worker's failure, raised here
+                    self._raise_failure_of(task)
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(
                     f"{len(self.plans)} plans and {self.answered()} answers, not {plans_wanted} and {answers_wanted}"
                 )
             await asyncio.sleep(0.1)
 
+    def _raise_failure_of(self, task: asyncio.Task[None]) -> None:
+        """A worker's failure, raised here with where it happened; a cancellation nobody asked for included,
+        which `task.result()` would raise as a bare CancelledError with no trace of its origin."""
+        if task.cancelled() or task.exception() is not None:
+            raise AssertionError(f"{task.get_name()} failed:\n" + "\n".join(self._failures))
+
     async def _worker(self) -> None:
-        while not self._stopping.is_set():
-            await self._one_family(next(self._numbers))
+        try:
+            while not self._stopping.is_set():
+                await self._one_family(next(self._numbers))
+        except BaseException:
+            if not self._abandoned:
+                self._failures.append(traceback.format_exc())
+            raise
 
     async def _one_family(self, number: int) -> None:
         key = f"{self._run}-{number}"
