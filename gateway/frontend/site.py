@@ -27,7 +27,7 @@ from gateway.frontend import sessions
 from gateway.frontend.calls import ServiceProblem, ServiceUnavailable, StaffCalls
 from gateway.frontend.questions import format_date
 from gateway.frontend.sessions import Ended, SignedIn
-from gateway.frontend.worklists import worklists
+from gateway.frontend.worklists import counts
 from gateway.ratelimit import ProgressiveDelay, RateLimiter
 from services.kit.db import SessionDep
 
@@ -81,7 +81,7 @@ def render(
             "signed_in": signed_in,
             "csrf_token": signed_in.csrf_token if signed_in else "",
             "prefix": PREFIX,
-            "worklists": getattr(request.state, "worklists", None),  # the navigation's counts, when asked for
+            "counts": getattr(request.state, "counts", None),  # the navigation's counts, when asked for
             **context,
         }
     )
@@ -151,7 +151,7 @@ async def signed_in(request: Request, staff: Member) -> SignedIn:
     if staff.must_change_password:
         raise PasswordChangeNeeded()
     if request.method == "GET":
-        await worklists(request, _calls_of(request, staff), staff)
+        await counts(request, _calls_of(request, staff), staff)
     return staff
 
 

@@ -126,15 +126,25 @@ async def assessments_of_family(session: AsyncSession, family_id: str) -> Sequen
     return (await session.scalars(query)).all()
 
 
+def _drafts_of(organisation_id: str) -> Any:
+    return and_(col(Assessment.organisation_id) == organisation_id, col(Assessment.status) == "draft")
+
+
 async def drafts_of_organisation(session: AsyncSession, organisation_id: str, limit: int) -> Sequence[Assessment]:
     """The organisation's own assessments still in draft, the most recently changed first."""
     query = (
         select(Assessment)
-        .where(col(Assessment.organisation_id) == organisation_id, col(Assessment.status) == "draft")
+        .where(_drafts_of(organisation_id))
         .order_by(col(Assessment.updated_at).desc(), col(Assessment.id))
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def count_drafts_of_organisation(session: AsyncSession, organisation_id: str) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(Assessment).where(_drafts_of(organisation_id))) or 0
+    )
 
 
 async def revisions(session: AsyncSession, assessment_id: str) -> Sequence[AssessmentRevision]:
@@ -155,6 +165,31 @@ async def revision(session: AsyncSession, assessment_id: str, number: int) -> As
 
 async def request_decision(session: AsyncSession, assessment_id: str) -> RequestDecision | None:
     return await session.get(RequestDecision, assessment_id)
+
+
+async def count_waiting_requests(session: AsyncSession, form_key: str) -> int:
+    """How many submitted assessments of the form have no decision yet."""
+    query = (
+        select(func.count())
+        .select_from(Assessment)
+        .outerjoin(RequestDecision, col(RequestDecision.assessment_id) == col(Assessment.id))
+        .where(
+            col(Assessment.form_key) == form_key,
+            col(Assessment.status) == "submitted",
+            col(RequestDecision.assessment_id).is_(None),
+        )
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def allocated_requests(session: AsyncSession, organisation_id: str) -> Sequence[tuple[str, str, str]]:
+    """Every decided request whose work went to the organisation: its id, family and author."""
+    query = (
+        select(col(Assessment.id), col(Assessment.family_id), col(Assessment.organisation_id))
+        .join(RequestDecision, col(RequestDecision.assessment_id) == col(Assessment.id))
+        .where(col(RequestDecision.allocated_organisation_id) == organisation_id)
+    )
+    return [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
 
 
 async def waiting_requests(

@@ -52,7 +52,7 @@ from services.kit.etags import IfMatch, check_if_match, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
-from services.kit.paging import link_next
+from services.kit.paging import Count, link_next
 from services.kit.problems import ValidationFailed
 
 FHIR_JSON = "application/fhir+json"
@@ -286,6 +286,19 @@ async def list_family_assessments(
 # --- assessments ------------------------------------------------------------------------
 
 
+@router.get("/assessments/count", tags=["assessments"])
+async def count_drafts(
+    session: SessionDep,
+    principal: ReadsAssessments,
+    status: Annotated[Literal["draft"], Query(description="only `draft`: your organisation's unfinished work")],
+) -> Count:
+    """How many of your organisation's assessments are in draft, without listing them: a badge's number.
+
+    Not audited, as it names no family; `GET /assessments?status=draft` lists them, each listing audited.
+    """
+    return Count(count=await assessments.organisation_draft_count(session, principal))
+
+
 @router.get("/assessments", tags=["assessments"])
 async def list_drafts(
     session: SessionDep,
@@ -504,6 +517,26 @@ def _request_out(view: front_door.RequestView) -> RequestForSupportOut:
         working_days_waiting=view.working_days_waiting,
         decision=None if view.decision is None else _decision_out(view.decision),
     )
+
+
+@router.get("/requests-for-support/count", tags=["requests for support"])
+async def count_requests_for_support(
+    session: SessionDep,
+    policy: PolicyDep,
+    principal: ReadsAssessments,
+    status: Annotated[
+        Literal["waiting", "allocated"],
+        Query(
+            description="`waiting`: requests waiting for a coordinator's decision (coordinators only; 0 for others); "
+            "`allocated`: decided requests whose work went to your organisation"
+        ),
+    ],
+) -> Count:
+    """How many requests for support wait for a decision, or were allocated to you, without listing them.
+
+    Not audited, as it names no family; `GET /requests-for-support` lists them, each listing audited.
+    """
+    return Count(count=await front_door.requests_count(session, policy, principal, status))
 
 
 @router.get("/requests-for-support", tags=["requests for support"])

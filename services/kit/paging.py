@@ -10,9 +10,19 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 T = TypeVar("T")
+
+
+class Count(BaseModel):
+    """How many items a list would give the caller, without the items: for a worklist's badge.
+
+    A count names no family and is not a read of one, so it is not audited; the list itself is, item by item.
+    """
+
+    count: int
 
 
 @dataclass(frozen=True)

@@ -50,18 +50,26 @@ async def family_plans(session: AsyncSession, family_id: str) -> list[Plan]:
     return list((await session.execute(statement)).scalars())
 
 
+def _led_by(organisation_id: str, email: str) -> Any:
+    return and_(
+        col(Plan.lead_organisation_id) == organisation_id,
+        func.lower(col(Plan.lead_email)) == email.lower(),
+        col(Plan.status).not_in(("closed", DISCARDED)),
+    )
+
+
 async def open_plans_led_by(session: AsyncSession, organisation_id: str, email: str) -> list[Plan]:
     """The open plans whose lead is `email` of `organisation_id`: the next review due first, none last."""
     statement = (
         select(Plan)
-        .where(
-            col(Plan.lead_organisation_id) == organisation_id,
-            func.lower(col(Plan.lead_email)) == email.lower(),
-            col(Plan.status).not_in(("closed", DISCARDED)),
-        )
+        .where(_led_by(organisation_id, email))
         .order_by(col(Plan.next_review_due).is_(None), col(Plan.next_review_due), col(Plan.created_at))
     )
     return list((await session.execute(statement)).scalars())
+
+
+async def count_open_plans_led_by(session: AsyncSession, organisation_id: str, email: str) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Plan).where(_led_by(organisation_id, email))) or 0)
 
 
 async def saved_unless_another_is_open(

@@ -24,7 +24,7 @@ from services.kit.etags import IfMatch, etag
 from services.kit.idempotency import IdempotencyDep
 from services.kit.ids import ID_PATTERN
 from services.kit.openapi import problems
-from services.kit.paging import link_next
+from services.kit.paging import Count, link_next
 from services.kit.problems import ValidationFailed
 from services.plan import service
 from services.plan.clients import AssessmentFindings
@@ -221,6 +221,21 @@ async def list_plans(
         )
         for plan in plans
     ]
+
+
+@router.get("/plans/count")
+async def count_plans(
+    session: SessionDep,
+    principal: ReadsPlans,
+    lead_email: Annotated[
+        str, Query(max_length=254, description="the practitioner's work address, as `GET /plans?lead_email=` takes it")
+    ],
+) -> Count:
+    """How many open plans your organisation leads through this practitioner, without listing them: a badge's number.
+
+    Not audited, as it names no family; `GET /plans?lead_email=` lists them, each read audited.
+    """
+    return Count(count=await service.open_plans_led_count(session, principal, lead_email))
 
 
 @router.get("/plans/{plan_id}")

@@ -399,6 +399,13 @@ async def test_an_organisation_lists_its_own_drafts_the_latest_changed_first_and
     assert "answers" not in listed.json()[0]  # a list of work to do, not the answers
     school_drafts = await assessments.client.get("/assessments", params={"status": "draft"}, headers=school.headers)
     assert [a["id"] for a in school_drafts.json()] == [theirs["id"]]
+    # The navigation's number is the list's length, each organisation its own, without the list.
+    for organisation, drafts in ((health, 2), (school, 1)):
+        counted = await assessments.client.get(
+            "/assessments/count", params={"status": "draft"}, headers=organisation.headers
+        )
+        assert counted.status_code == 200, counted.text
+        assert counted.json() == {"count": drafts}
     for params in ({}, {"status": "submitted"}):
         assert_problem(
             await assessments.client.get("/assessments", params=params, headers=health.headers),

@@ -64,6 +64,16 @@ async def queue(stack: ConsentStack, who: Organisation, status: str = "waiting",
     return response
 
 
+async def counted(stack: ConsentStack, who: Organisation, status: str) -> int:
+    """The front door's badge: how many requests wait for `who` or were allocated to it, without the list."""
+    response = await stack.assessment.get(f"{QUEUE}/count", params={"status": status}, headers=who.headers)
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"count"}  # a number, naming no request and no family
+    count = response.json()["count"]
+    assert isinstance(count, int)
+    return count
+
+
 async def decide(stack: ConsentStack, who: Organisation, assessment_id: str, **body: Any) -> httpx.Response:
     return await stack.assessment.post(f"{QUEUE}/{assessment_id}/decision", json=body, headers=who.headers)
 
@@ -120,10 +130,12 @@ async def test_a_coordinator_allocates_a_request_to_a_school_which_alone_may_the
         }
     ]
     assert not [secret for secret in PRIVATE if secret in waiting.text]
+    assert await counted(stack, hub, "waiting") == 1
     # Nobody else sees the queue, and before the allocation the school has no basis for the family.
     for outsider in (health, school, other_school):
         assert (await queue(stack, outsider)).json() == []
         assert (await queue(stack, outsider, "decided")).json() == []
+        assert (await counted(stack, outsider, "waiting"), await counted(stack, outsider, "allocated")) == (0, 0)
     assert_problem(
         await stack.assessment.get(f"/assessments/{request['id']}", headers=school.headers), 403, "access-refused"
     )
@@ -151,6 +163,7 @@ async def test_a_coordinator_allocates_a_request_to_a_school_which_alone_may_the
 
     # It leaves the waiting list for the decided one, with its decision.
     assert (await queue(stack, hub)).json() == []
+    assert await counted(stack, hub, "waiting") == 0
     (listed,) = (await queue(stack, hub, "decided")).json()
     assert set(listed) == ITEM_FIELDS
     assert (listed["assessment_id"], listed["status"], listed["working_days_waiting"]) == (
@@ -162,6 +175,7 @@ async def test_a_coordinator_allocates_a_request_to_a_school_which_alone_may_the
 
     # The school was given the work: it sees the request in its list, reads it and assesses the family.
     assert [item["assessment_id"] for item in (await queue(stack, school, "decided")).json()] == [request["id"]]
+    assert await counted(stack, school, "allocated") == 1
     read = await stack.assessment.get(f"/assessments/{request['id']}", headers=school.headers)
     assert read.status_code == 200, read.text
     assert read.json()["answers"] == sample("request-for-support", 1)
@@ -189,6 +203,12 @@ async def test_a_coordinator_allocates_a_request_to_a_school_which_alone_may_the
     )
     # Nor does the organisation that asked for support see the decision in the queue: it was not given the work.
     assert (await queue(stack, health, "decided")).json() == []
+    assert (await counted(stack, other_school, "allocated"), await counted(stack, health, "allocated")) == (0, 0)
+    assert_problem(
+        await stack.assessment.get(f"{QUEUE}/count", params={"status": "decided"}, headers=hub.headers),
+        422,
+        "validation-failed",
+    )
 
 
 async def test_only_a_coordinator_decides(stack: ConsentStack) -> None:

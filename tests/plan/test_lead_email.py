@@ -141,15 +141,28 @@ async def test_a_lead_professional_lists_the_open_plans_they_lead_for_their_own_
     assert listed.status_code == 200, listed.text
     assert [plan["id"] for plan in listed.json()] == [led["9434765927"], led["9434765919"], led["9434765900"]]
     assert [plan["next_review_due"] for plan in listed.json()] == ["2026-03-01", "2026-09-01", None]
+    assert await _led_count(plan_stack, council, ADDRESS) == 3  # the navigation's number, without the list
     # Another organisation learns nothing of who the council's staff lead, even naming the address.
     elsewhere = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=health.headers)
     assert elsewhere.status_code == 200 and elsewhere.json() == []
+    assert await _led_count(plan_stack, health, ADDRESS) == 0
     # A closed plan is no longer work to do.
     plan = (await plan_stack.plans.get(f"/plans/{led['9434765900']}", headers=council.headers)).json()
     await plan_stack.change(council, plan, "/discard", {"reason": "Opened by mistake"})
     again = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=council.headers)
     assert [plan["id"] for plan in again.json()] == [led["9434765927"], led["9434765919"]]
+    assert await _led_count(plan_stack, council, ADDRESS.upper()) == 2
+    assert_problem(await plan_stack.plans.get("/plans/count", headers=council.headers), 422, "validation-failed")
 
     for params in ({}, {"lead_email": ADDRESS, "family_id": "fam-1"}):
         refused = await plan_stack.plans.get("/plans", params=params, headers=council.headers)
         assert_problem(refused, 422, "validation-failed")
+
+
+async def _led_count(stack: PlanStack, organisation: Organisation, address: str) -> int:
+    counted = await stack.plans.get("/plans/count", params={"lead_email": address}, headers=organisation.headers)
+    assert counted.status_code == 200, counted.text
+    assert set(counted.json()) == {"count"}  # a number, naming no plan and no family
+    count = counted.json()["count"]
+    assert isinstance(count, int)
+    return count

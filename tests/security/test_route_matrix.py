@@ -766,6 +766,7 @@ REPORT = "the caller's own plans (or every plan with reports:all), not one famil
 SUBSCRIPTION = "the caller's own subscription; its events are filtered by what the subscriber may read"
 FORM_DEFINITION = "a form's definition, the same for every family"
 ADMINISTRATION = "the gateway's administration of organisations, clients, users and keys"
+COUNT = "how many of the caller's own organisation's items a list would give; a number, naming no family"
 NOT_FAMILY_DATA: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "health of the gateway",
     ("GET", "/readyz"): "readiness of the gateway",
@@ -792,6 +793,9 @@ NOT_FAMILY_DATA: dict[tuple[str, str], str] = {
     ("GET", "/forms/{key}/versions/{version}/fhir"): FORM_DEFINITION,
     ("GET", "/audit/verify"): "recomputes the hash chain against the signed checkpoints; names no family",
     ("GET", "/audit/signing-keys"): "the public key that verifies the access log's signed checkpoints",
+    ("GET", "/plans/count"): COUNT,
+    ("GET", "/assessments/count"): COUNT,
+    ("GET", "/requests-for-support/count"): COUNT,
     ("GET", "/reports/assessments-started"): REPORT,
     ("GET", "/reports/time-to-plan"): REPORT,
     ("GET", "/reports/closures"): REPORT,

@@ -404,6 +404,11 @@ async def organisation_drafts(
     return await _listable(session, policy, principal, drafts)
 
 
+async def organisation_draft_count(session: AsyncSession, principal: Principal) -> int:
+    """How many drafts `organisation_drafts` would list, without a decision: the caller's organisation wrote them."""
+    return await repository.count_drafts_of_organisation(session, principal.organisation_id)
+
+
 async def _listable(
     session: AsyncSession, policy: AccessPolicy, principal: Principal, found: Sequence[Assessment]
 ) -> list[Assessment]:

@@ -9,6 +9,7 @@ before the decision is answered. The clock runs in working days, from submission
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from services.assessment.clients import Consent
 from services.assessment.events import RequestDecided, emit
 from services.assessment.models import Assessment, RequestDecision
 from services.assessment.schemas import DecisionIn, RequestStatus
-from services.assessment.service.access import CATEGORY, authorise
+from services.assessment.service.access import CATEGORY, PURPOSE, authorise
 from services.assessment.service.errors import (
     NotACoordinator,
     RequestDecidedAlready,
@@ -89,6 +90,28 @@ async def requests_for_support(
     page = page_of(rows, limit, lambda view: view.assessment.id)
     visible = [view for view in page.items if await _may_list(session, policy, principal, view.assessment)]
     return Page(visible, page.after)
+
+
+async def requests_count(
+    session: AsyncSession, policy: AccessPolicy, principal: Principal, which: Literal["waiting", "allocated"]
+) -> int:
+    """How many requests wait for a coordinator's decision (none for anyone else), or were decided with the work
+    allocated to the caller's organisation and may still be opened by it: the front door's badge.
+
+    A number names no family, so nothing is audited; the policy is still asked of each allocated request, so that
+    one whose allocation has ended since is not counted, as the list would not show it.
+    """
+    if which == "waiting":
+        return (
+            await repository.count_waiting_requests(session, REQUEST_FOR_SUPPORT) if _is_coordinator(principal) else 0
+        )
+    count = 0
+    for _, family_id, author in await repository.allocated_requests(session, principal.organisation_id):
+        basis = await policy.basis_for(
+            session, principal, family_id=family_id, category=CATEGORY, purpose=PURPOSE, authors=(author,)
+        )
+        count += basis is not None
+    return count
 
 
 async def _may_list(session: AsyncSession, policy: AccessPolicy, principal: Principal, request: Assessment) -> bool:

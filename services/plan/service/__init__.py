@@ -14,7 +14,15 @@
 """
 
 from services.plan.service import chronology, contacts, referrals, reports, supporting_families
-from services.plan.service.access import Editor, actions_for, family_plans, participants, plans_led_by, read_plan
+from services.plan.service.access import (
+    Editor,
+    actions_for,
+    family_plans,
+    open_plans_led_count,
+    participants,
+    plans_led_by,
+    read_plan,
+)
 from services.plan.service.changes import (
     activate,
     add_goal,
@@ -44,6 +52,7 @@ __all__ = [
     "family_plans",
     "note_assessment",
     "open_from_submission",
+    "open_plans_led_count",
     "participants",
     "plan_organisations",
     "plans_led_by",

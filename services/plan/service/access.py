@@ -123,6 +123,12 @@ async def plans_led_by(session: AsyncSession, policy: AccessPolicy, principal: P
     return await _visible(session, policy, principal, plans)
 
 
+async def open_plans_led_count(session: AsyncSession, principal: Principal, email: str) -> int:
+    """How many open plans `plans_led_by` would list. No decision is asked: the caller's organisation leads them,
+    and a plan's lead reads it by authorship, which nothing withdraws."""
+    return await repository.count_open_plans_led_by(session, principal.organisation_id, email)
+
+
 async def _visible(session: AsyncSession, policy: AccessPolicy, principal: Principal, plans: list[Plan]) -> list[Plan]:
     visible = []
     for plan in plans:
