@@ -107,7 +107,7 @@ STEP_DOWN_OUTCOMES = CLOSED_AS | {"open": "Plan still open"}
 
 
 def share(value: float | None) -> str:
-    return "No one counted" if value is None else f"{value:.0%}"
+    return "none counted" if value is None else f"{value:.0%}"
 
 
 def _counted(label: str, count: int) -> tuple[Bar, tuple[str, str]]:
@@ -191,7 +191,7 @@ def reviews_overdue(report: dict[str, Any], names: dict[str, str]) -> Figure:
         [(agency(row["group"]), str(row["overdue"]), str(row["active"])) for row in report["rows"]],
         report["definition"],
         [f"Today, {report['overdue']} of {report['active']} active plans ({share(report['share'])}), whatever the "
-         "period chosen."],
+         "period chosen." if report["active"] else "No active plans today, whatever the period chosen."],
     )  # fmt: skip
 
 
