@@ -143,7 +143,7 @@ class StaffCalls:
         """A representation other than JSON, asked for with `Accept` (a report's CSV), as the service wrote it."""
         body = (await self.call("GET", path, params=params, accept=media_type)).body
         if not isinstance(body, str):  # answered in JSON all the same: not the download that was asked for
-            raise ServiceUnavailable(service_of(path) or path)
+            raise ServiceProblem(502, {"detail": f"The service did not answer in {media_type}. Try again later."})
         return body
 
     async def post(self, path: str, json: Any = None) -> Any:

@@ -24,8 +24,7 @@ class Report:
     path: str
     period: bool = True  # `from` and `to`; otherwise the report counts one day
     on_day: bool = False  # `on`: the period's last day
-    locality: bool = True  # the plan service's reports take `locality=`; the front door's, kept by the assessment
-    # service, does not
+    locality: bool = True  # `locality=`: the plan service's reports take it, the assessment service's front door not
 
 
 REPORTS = {
