@@ -14,6 +14,7 @@ from gateway.credentials import HashingPool
 from gateway.frontend import (
     access_pages,
     assessment_pages,
+    dashboard_pages,
     front_door_pages,
     home_pages,
     pages,
@@ -98,6 +99,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             front_door_pages.router,
             access_pages.router,
             referral_pages.router,
+            dashboard_pages.router,
         ],
         # The gateway's databases were made when the access copy's tables were the kit's, and keep their history.
         migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],

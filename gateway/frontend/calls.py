@@ -89,6 +89,7 @@ class StaffCalls:
         json: Any = None,
         params: dict[str, str] | None = None,
         if_match: str | None = None,
+        accept: str | None = None,
     ) -> Answer:
         """One call; a refusal raises `ServiceProblem`, a service away `ServiceUnavailable`.
 
@@ -99,10 +100,10 @@ class StaffCalls:
         service = service_of(path)
         assert service is not None, path  # the front end calls only paths the gateway routes
         url = self._settings.upstream.by_name()[service] + path
-        answer = await self._send(service, method, url, json=json, params=params, if_match=if_match)
+        answer = await self._send(service, method, url, json=json, params=params, if_match=if_match, accept=accept)
         if answer.status == 401:
             self._token = None
-            answer = await self._send(service, method, url, json=json, params=params, if_match=if_match)
+            answer = await self._send(service, method, url, json=json, params=params, if_match=if_match, accept=accept)
         if answer.status >= 400:
             raise ServiceProblem(answer.status, answer.body if isinstance(answer.body, dict) else {})
         return answer
@@ -116,19 +117,34 @@ class StaffCalls:
         json: Any,
         params: dict[str, str] | None,
         if_match: str | None,
+        accept: str | None,
     ) -> Answer:
         headers = {"Authorization": self._bearer(), REQUEST_ID_HEADER: current_request_id() or ""}
         if if_match:
             headers["If-Match"] = if_match
+        if accept:
+            headers["Accept"] = accept
         try:
             async with self._session.request(method, url, json=json, params=params, headers=headers) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
+                if accept and response.status < 400 and response.content_type == accept:
+                    body = await response.text()  # what was asked for, as it came: a CSV, say
+                elif response.content_length != 0:
+                    body = await response.json(content_type=None)
+                else:
+                    body = None
                 return Answer(response.status, body, response.headers.get("ETag"))
         except (TimeoutError, aiohttp.ClientError, ValueError):
             raise ServiceUnavailable(service) from None
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return (await self.call("GET", path, params=params)).body
+
+    async def text(self, path: str, params: dict[str, str], media_type: str) -> str:
+        """A representation other than JSON, asked for with `Accept` (a report's CSV), as the service wrote it."""
+        body = (await self.call("GET", path, params=params, accept=media_type)).body
+        if not isinstance(body, str):  # answered in JSON all the same: not the download that was asked for
+            raise ServiceProblem(502, {"detail": f"The service did not answer in {media_type}. Try again later."})
+        return body
 
     async def post(self, path: str, json: Any = None) -> Any:
         return (await self.call("POST", path, json=json if json is not None else {})).body

@@ -43,7 +43,7 @@ def change_matrix_svg(goals: Sequence[GoalScores], *, title_id: str = "change-ma
             raise ValueError(f"change matrix scores run from 1 to 10, got {goal.scores!r}")
     dates = sorted({held_on for goal in goals for held_on, _ in goal.scores})
     if not dates:
-        return _svg(title_id, 60, NO_REVIEWS, [_text(WIDTH / 2, 36, NO_REVIEWS, "middle")])
+        return _svg(title_id, 60, NO_REVIEWS, [svg_text(WIDTH / 2, 36, NO_REVIEWS, "middle")])
     x_of = {held_on: _x(index, len(dates)) for index, held_on in enumerate(dates)}
     parts = _axes(dates, x_of)
     sentences = [f"Scores from 1 to 10 at {_reviews(len(dates))}, {dates[0]} to {dates[-1]}."]
@@ -61,7 +61,7 @@ def change_matrix_svg(goals: Sequence[GoalScores], *, title_id: str = "change-ma
         parts += [
             Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" {}/>').format(LEFT, row, LEFT + 28, row, stroke),
             Markup('<circle cx="{}" cy="{}" r="4" fill="{}"/>').format(LEFT + 14, row, colour),
-            _text(LEFT + 36, row + 4, f"Goal {number}: {_shorten(goal.label)}"),
+            svg_text(LEFT + 36, row + 4, f"Goal {number}: {_shorten(goal.label)}"),
         ]
         said = ", ".join(f"{score} on {held_on}" for held_on, score in sorted(goal.scores)) or "no scores yet"
         sentences.append(f"Goal {number}, {goal.label}: {said}.")
@@ -82,14 +82,14 @@ def _axes(dates: list[date], x_of: dict[date, float]) -> list[Markup]:
     parts: list[Markup] = []
     for score in range(1, 11):
         line = Markup('<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#b1b4b6" stroke-width="1"/>')
-        parts += [line.format(LEFT, _y(score), RIGHT, _y(score)), _text(LEFT - 8, _y(score) + 4, str(score), "end")]
+        parts += [line.format(LEFT, _y(score), RIGHT, _y(score)), svg_text(LEFT - 8, _y(score) + 4, str(score), "end")]
     step = -(-len(dates) // MAX_DATE_LABELS)  # ceiling division
-    parts += [_text(x_of[held_on], BOTTOM + 22, _day(held_on), "middle") for held_on in dates[::step]]
+    parts += [svg_text(x_of[held_on], BOTTOM + 22, _day(held_on), "middle") for held_on in dates[::step]]
     return parts
 
 
-def _text(x: float, y: float, content: str, anchor: str = "start") -> Markup:
-    """A text element in the page's font, GOV.UK text colour; ``content`` is escaped."""
+def svg_text(x: float, y: float, content: str, anchor: str = "start") -> Markup:
+    """A text element in the page's font, GOV.UK text colour; ``content`` is escaped. The bar chart's too."""
     return Markup(
         '<text x="{:.1f}" y="{:.1f}" text-anchor="{}" font-family="inherit" font-size="13" fill="#0b0c0c">{}</text>'
     ).format(x, y, anchor, content)

@@ -63,6 +63,10 @@ class SignedIn:
             user.email,
         )
 
+    def holds(self, role: str) -> bool:
+        """Whether the member holds the role (`roles` is space-separated, as the admin API takes them)."""
+        return role in self.roles.split()
+
 
 class Ended(Enum):
     """Why a cookie no longer opens a session."""

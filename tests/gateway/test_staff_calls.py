@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from joserfc import jwt
 
 from gateway.config import GatewaySettings, UpstreamSettings
-from gateway.frontend.calls import StaffCalls
+from gateway.frontend.calls import ServiceProblem, StaffCalls
 from gateway.frontend.sessions import SignedIn
 from services.kit.testing import running
 from tests.support.gateway import Gateway
@@ -87,3 +87,34 @@ async def test_each_member_calls_with_a_token_naming_them(gateway: Gateway, upst
     subjects = [jwt.decode(seen.removeprefix("Bearer "), gateway.app.state.signing_keys.signing_key()).claims["sub"]
                 for seen in app.state.seen]  # fmt: skip
     assert subjects == ["user-0", "user-0", "user-1", "user-2"]
+
+
+def answering_csv() -> FastAPI:
+    """An assessment service whose report answers CSV when asked for it, and whose assessment answers JSON only."""
+    app = FastAPI()
+
+    @app.get("/reports/front-door")
+    async def report(request: Request) -> Response:
+        app.state.accept = request.headers.get("accept")
+        return Response("outcome,decisions\nsignpost,2\n", media_type="text/csv; charset=utf-8")
+
+    @app.get("/assessments/{assessment_id}")
+    async def read(assessment_id: str) -> JSONResponse:
+        return JSONResponse({"id": assessment_id})
+
+    return app
+
+
+async def test_a_csv_asked_for_comes_back_as_written_and_json_in_its_place_is_a_problem(gateway: Gateway) -> None:
+    app = answering_csv()
+    async with running(app) as url:
+        calls = staff_calls(gateway, url, member("user-1"))
+
+        written = await calls.text("/reports/front-door", {"from": "2026-01-01"}, "text/csv")
+        with pytest.raises(ServiceProblem) as refused:
+            await calls.text("/assessments/a1", {}, "text/csv")
+
+    assert written == "outcome,decisions\nsignpost,2\n"
+    assert app.state.accept == "text/csv"
+    assert refused.value.status == 502
+    assert refused.value.detail == "The service did not answer in text/csv. Try again later."
