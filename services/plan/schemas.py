@@ -734,3 +734,15 @@ class OutcomesPlanOut(BaseModel):
     payment_per_claim: int
     headline_areas: list[HeadlineAreaOut]
     targets: list[TargetOut]
+
+
+class LocalityRow(BaseModel):
+    code: str
+    name: str | None
+    children: int | None = Field(description="the council's child population of the locality; null unknown")
+
+
+class Localities(BaseModel):
+    """The localities a report may be filtered by (`locality=`): the council's, and any a family is kept in."""
+
+    localities: list[LocalityRow]

@@ -10,7 +10,7 @@ CSV form).
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from services.kit.auth import Principal
 from services.kit.breakdowns import breakdown
 from services.kit.clock import now
 from services.plan import repository
+from services.plan.population import LocalityPopulation
 from services.plan.schemas import (
     AssessmentsStarted,
     Caseload,
@@ -30,6 +31,8 @@ from services.plan.schemas import (
     Closures,
     DistanceTravelled,
     DurationRow,
+    Localities,
+    LocalityRow,
     Measure,
     MovementRow,
     OpenWork,
@@ -67,9 +70,24 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-# The breakdowns a report of plans can give: columns of the plan (`repository.BREAKDOWNS`).
+# The breakdowns a report of plans can give: columns of the plan, the family's locality, or its children's age
+# band, sex and ethnicity from the read model (`repository.BREAKDOWNS`).
 BY_PLAN = tuple(repository.BREAKDOWNS)
 NOT_RECORDED = "not_recorded"
+COUNTS_PLANS = (
+    " Without a breakdown, or by level_of_need, lead_agency, agency or locality (the family's, from the council's "
+    "postcode lookup), it counts plans."
+)
+COUNTS_CHILDREN = (
+    " By age_band (on the day the plan last opened), sex or ethnicity (the Census category) it counts children: "
+    "each plan counts once for each child of its family, in that child's group, so the groups add up to more "
+    "than the plans; a family not yet profiled counts once, under not_recorded."
+)
+
+
+def _counting(definition: str, by: str | None) -> str:
+    """A report's definition, with what its breakdown counts: plans or children."""
+    return definition + (COUNTS_CHILDREN if by in repository.CHILD_BREAKDOWNS else COUNTS_PLANS)
 
 
 def _label(group: str | None) -> str:
@@ -105,9 +123,9 @@ async def assessments_started(session: AsyncSession, principal: Principal, perio
     return report, [row.model_dump() for row in rows]
 
 
-async def time_to_plan(session: AsyncSession, principal: Principal, period: Period) -> Answer:
+async def time_to_plan(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Of plans activated in the period: median days from the request for support; share within 10 working days."""
-    rows = await repository.activated_plans(session, _visible_to(principal), period.start, period.end)
+    rows = await repository.activated_plans(session, _visible_to(principal), period.start, period.end, locality)
     days = [(row.activated_on - (row.requested_on or row.opened_on)).days for row in rows]
     within = sum(1 for row in rows if (row.working_days_to_active or 0) <= WORKING_DAYS_TARGET)
     report = TimeToPlan(
@@ -120,9 +138,11 @@ async def time_to_plan(session: AsyncSession, principal: Principal, period: Peri
     return report, [report.model_dump(exclude={"period"})]
 
 
-async def closures(session: AsyncSession, principal: Principal, period: Period) -> Answer:
+async def closures(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Episodes of plans closed in the period by reason, and the share closed with outcomes met."""
-    counts = Counter(await repository.close_reasons(session, _visible_to(principal), period.start, period.end))
+    counts = Counter(
+        await repository.close_reasons(session, _visible_to(principal), period.start, period.end, locality)
+    )
     closed = sum(counts.values())
     rows = [ReasonRow(reason=reason, plans=n) for reason, n in sorted(counts.items())]
     report = Closures(
@@ -198,11 +218,15 @@ RE_REFERRAL_MEASURES = (
 )  # fmt: skip
 
 
-async def re_referrals(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def re_referrals(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Re-referrals to early help within 6 and 12 months, and referrals to social care within 6 weeks and 6
     months, of the episodes closed in the period."""
     by = breakdown(by, BY_PLAN)
-    rows = await repository.closures_and_returns(session, _visible_to(principal), period.start, period.end, by)
+    rows = await repository.closures_and_returns(
+        session, _visible_to(principal), period.start, period.end, by, locality
+    )
     cohort = [row for row in rows if row.close_reason != STEPPED_UP]
     groups: dict[str | None, list[repository.AfterClosure]] = {None: cohort}
     if by:
@@ -222,7 +246,7 @@ async def re_referrals(session: AsyncSession, principal: Principal, period: Peri
     report = ReReferrals(
         period=period,
         by=by,
-        definition=RE_REFERRALS,
+        definition=_counting(RE_REFERRALS, by),
         closed=len(cohort),
         stepped_up=len(rows) - len(cohort),
         measures=measures,
@@ -232,14 +256,25 @@ async def re_referrals(session: AsyncSession, principal: Principal, period: Peri
 
 OPEN_WORK = (
     "Early help plans started (activated) by the day whose episode was open on it (opened by then, not closed "
-    "before the next day), the families they are for and the children in those families."
+    "before the next day), the families they are for and the children in those families. By locality, a group "
+    "counts the plans of the families in it (from the council's postcode lookup)."
+)
+OPEN_WORK_BY_CHILD = (
+    " By age_band (on the day the plan last opened), sex or ethnicity (the Census category), a group's children "
+    "are the children in it and its plans and families those with a child in it: a plan with children in two "
+    "groups is in both, so the groups' plans add up to more than the total; a family not yet profiled counts "
+    "its children under not_recorded."
 )
 
 
-async def open_work(session: AsyncSession, principal: Principal, on: date, by: str | None) -> Answer:
+async def open_work(
+    session: AsyncSession, principal: Principal, on: date, by: str | None, locality: str | None
+) -> Answer:
     """Open plans on a day, and the families and children they support."""
     by = breakdown(by, BY_PLAN)
-    rows = await repository.open_on(session, _visible_to(principal), on, by)
+    rows = await repository.open_on(session, _visible_to(principal), on, by, locality)
+    # By a child's breakdown a plan is in each group a child of its family is in: the totals are counted apart.
+    totals = await repository.open_on(session, _visible_to(principal), on, None, locality) if by else rows
     groups = sorted(
         (OpenWorkRow(group=_label(row.group), plans=row.plans, families=row.families, children=row.children)
          for row in rows if row.plans),
@@ -248,10 +283,10 @@ async def open_work(session: AsyncSession, principal: Principal, on: date, by: s
     report = OpenWork(
         on=on,
         by=by,
-        definition=OPEN_WORK,
-        plans=sum(row.plans for row in rows),
-        families=sum(row.families for row in rows),
-        children=sum(row.children for row in rows),
+        definition=OPEN_WORK + (OPEN_WORK_BY_CHILD if by in repository.CHILD_BREAKDOWNS else ""),
+        plans=sum(row.plans for row in totals),
+        families=sum(row.families for row in totals),
+        children=sum(row.children for row in totals),
         groups=groups,
     )
     everyone = OpenWorkRow(group=None, plans=report.plans, families=report.families, children=report.children)
@@ -282,10 +317,12 @@ def _durations(group: str | None, reason: str | None, days: list[int]) -> Durati
     )
 
 
-async def plan_duration(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def plan_duration(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """How long the episodes closed in the period lasted, by close reason."""
     by = breakdown(by, BY_PLAN)
-    closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by)
+    closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by, locality)
     days: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
     for row in closed:
         length = (row.closed_on - row.opened_on).days
@@ -300,7 +337,7 @@ async def plan_duration(session: AsyncSession, principal: Principal, period: Per
     report = PlanDuration(
         period=period,
         by=by,
-        definition=PLAN_DURATION,
+        definition=_counting(PLAN_DURATION, by),
         closed=len(closed),
         median_days=statistics.median(everyone) if everyone else None,
         rows=rows,
@@ -313,11 +350,11 @@ REVIEWS_OVERDUE = (
 )
 
 
-async def reviews_overdue(session: AsyncSession, principal: Principal, by: str | None) -> Answer:
+async def reviews_overdue(session: AsyncSession, principal: Principal, by: str | None, locality: str | None) -> Answer:
     """Active plans whose next review is past, by lead agency unless another breakdown is asked for."""
     by = breakdown(by, BY_PLAN) or "lead_agency"
     today = now().date()
-    found = await repository.reviews_overdue(session, _visible_to(principal), today, by)
+    found = await repository.reviews_overdue(session, _visible_to(principal), today, by, locality)
     rows = sorted(
         (OverdueRow(group=_label(r.group), active=r.active, overdue=r.overdue, share=_share(r.overdue, r.active))
          for r in found),
@@ -327,7 +364,7 @@ async def reviews_overdue(session: AsyncSession, principal: Principal, by: str |
     report = ReviewsOverdue(
         on=today,
         by=by,
-        definition=REVIEWS_OVERDUE,
+        definition=_counting(REVIEWS_OVERDUE, by),
         active=active,
         overdue=overdue,
         share=_share(overdue, active),
@@ -351,13 +388,16 @@ def _movement(first: dict[str, Any], latest: dict[str, Any]) -> str:
     return "improved" if after > before else "worse" if after < before else "same"
 
 
-async def distance_travelled(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def distance_travelled(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Movement on the change matrix between each plan's first and latest review, per outcome area."""
     by = breakdown(by, BY_PLAN)
     start, end = period.start.isoformat(), period.end.isoformat()  # reviews hold their dates as ISO strings
     counts: dict[tuple[str | None, str], Counter[str]] = defaultdict(Counter)
     plans = 0
-    for row in await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by):
+    found = await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by, locality)
+    for row in found:
         reviews = sorted(
             (r for r in row.reviews if r["held_on"] <= end), key=lambda r: (r["held_on"], r["recorded_at"])
         )
@@ -386,7 +426,7 @@ async def distance_travelled(session: AsyncSession, principal: Principal, period
     report = DistanceTravelled(
         period=period,
         by=by,
-        definition=DISTANCE_TRAVELLED,
+        definition=_counting(DISTANCE_TRAVELLED, by),
         plans=plans,
         goals=sum(row.goals for row in rows),
         improved=sum(row.improved for row in rows),
@@ -408,11 +448,13 @@ BACK_TO_SOCIAL_CARE = (
 )
 
 
-async def step_down_outcomes(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def step_down_outcomes(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """The families social care stepped down to early help in the period: how their plans closed, and how many
     came back to social care within 6 months."""
     by = breakdown(by, BY_PLAN)
-    found = await repository.stepped_down(session, _visible_to(principal), period.start, period.end, by)
+    found = await repository.stepped_down(session, _visible_to(principal), period.start, period.end, by, locality)
     outcomes: Counter[tuple[str | None, str]] = Counter()
     groups: dict[str | None, list[tuple[date, date | None]]] = {None: []}
     for row in found:
@@ -433,7 +475,7 @@ async def step_down_outcomes(session: AsyncSession, principal: Principal, period
     report = StepDownOutcomes(
         period=period,
         by=by,
-        definition=STEP_DOWN_OUTCOMES,
+        definition=_counting(STEP_DOWN_OUTCOMES, by),
         stepped_down=len(found),
         outcomes=rows,
         measures=measures,
@@ -447,9 +489,9 @@ CASELOAD = (
 )
 
 
-async def caseload(session: AsyncSession, principal: Principal) -> Answer:
+async def caseload(session: AsyncSession, principal: Principal, locality: str | None) -> Answer:
     """Families and children on each lead professional's active plans, today."""
-    found = await repository.active_caseloads(session, _visible_to(principal))
+    found = await repository.active_caseloads(session, _visible_to(principal), locality)
     rows = sorted(
         (CaseloadRow(lead_email=r.lead_email, lead_organisation_id=r.lead_organisation_id, families=r.families,
                      children=r.children) for r in found),
@@ -459,14 +501,14 @@ async def caseload(session: AsyncSession, principal: Principal) -> Answer:
     return report, [row.model_dump() for row in rows]
 
 
-async def claims(session: AsyncSession, principal: Principal, period: Period) -> Answer:
+async def claims(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Supporting Families claim candidates.
 
     Episodes closed in the period with every need met, in 3 or more outcome areas, and no re-referral
     or step-up for 6 months after closure.
     """
     closed, families = await repository.closed_with_every_need_met(
-        session, _visible_to(principal), period.start, period.end, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
+        session, _visible_to(principal), period.start, period.end, locality, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
     )
     afterwards = FamilyAfterwards(families)
     today = now().date()
@@ -484,3 +526,14 @@ async def claims(session: AsyncSession, principal: Principal, period: Period) ->
         )
     report = Claims(period=period, candidates=candidates, awaiting_six_months=awaiting)
     return report, [row.model_dump() for row in candidates]
+
+
+async def localities(session: AsyncSession, population: Mapping[str, LocalityPopulation]) -> Answer:
+    """The council's localities with their child population, and any other a family is kept in (no population)."""
+    rows = {
+        code: LocalityRow(code=code, name=place.name, children=place.children) for code, place in population.items()
+    }
+    for code, name in await repository.profiled_localities(session):
+        rows.setdefault(code, LocalityRow(code=code, name=name, children=None))
+    ordered = sorted(rows.values(), key=lambda row: (row.name or row.code, row.code))
+    return Localities(localities=ordered), [row.model_dump() for row in ordered]
