@@ -40,7 +40,7 @@ from services.kit.settings import ConsumerSettings, NatsSettings
 from services.notifications.events import EVENT_PAYLOADS as NOTIFICATIONS_EVENTS
 from services.notifications.main import INTAKE, REMINDERS
 from services.plan.events import EVENT_PAYLOADS as PLAN_EVENTS
-from services.plan.events import PLAN_OPENINGS
+from services.plan.events import PROFILE_REFRESHES
 
 STREAMS_USER = "streams"  # the one process that makes and changes the streams and durable consumers
 
@@ -50,9 +50,10 @@ PLAN_ASSESSMENTS = ConsumerSpec(
     name="plan-assessments", subjects=[nats_subject("assessment.created"), nats_subject("assessment.submitted")]
 )
 
-# The plan service's consumer of its own openings, which keeps the reports' profile of the family (`PlanOpenings`).
+# The plan service's consumer of plans opening and assessments starting, which keeps the reports' profile of the
+# family (`PlanOpenings`).
 PLAN_REPORTING_PROFILES = ConsumerSpec(
-    name="plan-reporting-profiles", subjects=[nats_subject(event_type) for event_type in PLAN_OPENINGS]
+    name="plan-reporting-profiles", subjects=[nats_subject(event_type) for event_type in PROFILE_REFRESHES]
 )
 
 

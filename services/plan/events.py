@@ -9,7 +9,8 @@ It consumes `assessment.created` and `assessment.submitted` (durable consumer
 submitted early help assessment opens a draft plan when its next step calls
 for one (a plan or a team around the family; not universal services), or
 records a front-door referral to social care when that is its next step. It consumes its own `plan.created`
-and `plan.reopened` too (durable consumer `plan-reporting-profiles`), to keep the family's reporting profile.
+and `plan.reopened`, and `assessment.created` again (durable consumer `plan-reporting-profiles`), to keep the
+family's reporting profile.
 """
 
 from collections.abc import Callable
@@ -253,21 +254,23 @@ class AssessmentEvents:
         return apply
 
 
-# The events on which a plan opens or reopens for a family: its reporting profile is read again then.
-PLAN_OPENINGS = ("plan.created", "plan.reopened")
+# The events on which the family's reporting profile is read again: a plan opens or reopens for it, or an
+# assessment of it is started (the reports count assessments started by locality too).
+PROFILE_REFRESHES = ("plan.created", "plan.reopened", "assessment.created")
 
 
 @dataclass(frozen=True)
 class PlanOpenings:
-    """`plan.created` and `plan.reopened`: the family's reporting profile (locality, children's age bands, sex and
-    ethnicity) is read from the assessment service and kept for the reports (`service.reporting_profiles`)."""
+    """`plan.created`, `plan.reopened` and `assessment.created`: the family's reporting profile (locality,
+    children's age bands, sex and ethnicity) is read from the assessment service and kept for the reports
+    (`service.reporting_profiles`)."""
 
     findings: Callable[[], AssessmentFindings]
 
     def consumer(self) -> ConsumerSpec:
         return ConsumerSpec(
             name="plan-reporting-profiles",
-            subjects=[nats_subject(event_type) for event_type in PLAN_OPENINGS],
+            subjects=[nats_subject(event_type) for event_type in PROFILE_REFRESHES],
             prepare=self.prepare,
         )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Row, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
+from sqlalchemy import JSON, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -392,18 +392,41 @@ def _in(column: Any, start: date, end: date) -> list[Any]:
     return [column >= start, column <= end]
 
 
+class Started(NamedTuple):
+    organisation_type: str
+    organisation_id: str
+    locality: str | None
+    started: int
+
+
 async def assessments_started(
-    session: AsyncSession, visible_to: str | None, form_key: str, since: datetime, before: datetime
-) -> Sequence[Row[str, str]]:
-    """(organisation_type, organisation_id) of each assessment of `form_key` started in [since, before)."""
-    statement = select(col(AssessmentRecord.organisation_type), col(AssessmentRecord.organisation_id)).where(
-        col(AssessmentRecord.form_key) == form_key,
-        col(AssessmentRecord.started_at) >= since,
-        col(AssessmentRecord.started_at) < before,
+    session: AsyncSession,
+    visible_to: str | None,
+    form_key: str,
+    since: datetime,
+    before: datetime,
+    locality: str | None,
+) -> list[Started]:
+    """How many assessments of `form_key` were started in [since, before), per organisation and the family's
+    locality."""
+    organisation: tuple[Any, ...] = (col(AssessmentRecord.organisation_type), col(AssessmentRecord.organisation_id))
+    place: Any = col(ReportingFamily.locality_code)
+    statement = (
+        select(*organisation, place.label("locality"), func.count().label("started"))
+        .select_from(AssessmentRecord)
+        .outerjoin(ReportingFamily, col(ReportingFamily.family_id) == col(AssessmentRecord.family_id))
+        .where(
+            col(AssessmentRecord.form_key) == form_key,
+            col(AssessmentRecord.started_at) >= since,
+            col(AssessmentRecord.started_at) < before,
+        )
+        .group_by(*organisation, place)
     )
     if visible_to is not None:
         statement = statement.where(col(AssessmentRecord.organisation_id) == visible_to)
-    return (await session.execute(statement)).all()
+    if locality is not None:
+        statement = statement.where(place == locality)
+    return cast(list[Started], (await session.execute(statement)).all())
 
 
 async def activated_plans(

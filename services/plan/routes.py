@@ -434,12 +434,16 @@ async def assessments_started(
     session: SessionDep,
     principal: ReadsReports,
     period: PeriodDep,
+    request: Request,
     fmt: Format = None,
     accept: Accept = None,
     form_key: Annotated[str, Query(max_length=100)] = "early-help-assessment",
+    locality: Locality = None,
 ) -> Response:
-    """Assessments started in the period, per organisation type and per organisation."""
-    answer = await service.reports.assessments_started(session, principal, period, form_key)
+    """Assessments started in the period, per organisation type, organisation and locality: shares, and rates per
+    10,000 children of the council's population."""
+    population = request.app.state.population
+    answer = await service.reports.assessments_started(session, principal, period, form_key, population, locality)
     return _report(answer, "assessments-started", fmt, accept)
 
 

@@ -431,19 +431,34 @@ class StartedRow(BaseModel):
     organisation_type: str
     organisation_id: str
     started: int
+    share: float | None
 
 
 class StartedByType(BaseModel):
     organisation_type: str
     started: int
+    share: float | None
+
+
+class StartedInLocality(BaseModel):
+    locality: str
+    started: int
+    share: float | None
+    children: int | None = Field(description="the council's child population of the locality; null unknown")
+    rate_per_10000_children: float | None
 
 
 class AssessmentsStarted(BaseModel):
     period: Period
     form_key: str
+    locality: str | None
+    definition: str
     total: int
+    children: int | None = Field(description="the child population the rate is over: the council's, or the locality's")
+    rate_per_10000_children: float | None
     by_organisation_type: list[StartedByType]
     by_organisation: list[StartedRow]
+    by_locality: list[StartedInLocality]
 
 
 class TimeToPlan(BaseModel):

@@ -216,3 +216,32 @@ async def test_no_reporting_table_or_answer_holds_a_name_birth_date_nhs_number_o
     for name in ("open-work", "reviews-overdue", "plan-duration", "distance-travelled", "re-referrals"):
         for by in ("locality", "age_band", "sex", "ethnicity"):
             await _report(stack, council, name, by=by)  # each answer is scanned for them
+
+
+async def test_assessments_started_give_shares_and_rates_per_10000_children_overall_and_by_locality(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    await _active_plans(stack, council)  # one assessment each for A (Northfield), B (Eastgate) and C (nowhere)
+    population = 8150 + 12400 + 15320 + 11875 + 9730  # the demo council's children, every locality
+
+    started = await _report(stack, council, "assessments-started")
+    assert (started["total"], started["children"]) == (3, population)
+    assert started["rate_per_10000_children"] == round(3 * 10_000 / population, 1) == 0.5
+    assert started["by_organisation"] == [
+        {"organisation_type": "council", "organisation_id": "org-council", "started": 3, "share": 1.0}
+    ]
+    assert {row["locality"]: (row["started"], row["share"], row["rate_per_10000_children"])
+            for row in started["by_locality"]} == {
+        "eastgate": (1, 0.3333, 0.7),  # 10,000 / 15,320 = 0.65
+        "northfield": (1, 0.3333, 0.8),  # 10,000 / 12,400 = 0.81
+        "riverside": (0, 0.0, 0.0),
+        "southmoor": (0, 0.0, 0.0),
+        "westmoor": (0, 0.0, 0.0),
+        "not_recorded": (1, 0.3333, None),  # no population to divide by
+    }  # fmt: skip
+    assert "per 10,000 children" in started["definition"]
+
+    northfield = await _report(stack, council, "assessments-started", locality="northfield")
+    assert (northfield["total"], northfield["children"], northfield["rate_per_10000_children"]) == (1, 12400, 0.8)
+    assert [row["locality"] for row in northfield["by_locality"]] == ["northfield"]

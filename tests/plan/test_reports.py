@@ -145,11 +145,11 @@ async def test_caseload_and_assessments_started_are_only_as_wide_as_the_caller_m
     all_started = await _report(plan_stack, history.everything, "assessments-started")
 
     assert council_started["by_organisation"] == [
-        {"organisation_type": "council", "organisation_id": "org-council", "started": 4}
+        {"organisation_type": "council", "organisation_id": "org-council", "started": 4, "share": 1.0}
     ]
     assert all_started["by_organisation_type"] == [
-        {"organisation_type": "council", "started": 4},
-        {"organisation_type": "school", "started": 1},
+        {"organisation_type": "council", "started": 4, "share": 0.8},
+        {"organisation_type": "school", "started": 1, "share": 0.2},
     ]
     assert all_started["total"] == 5
 

@@ -1,9 +1,10 @@
 """The reports' read model of families: kept from the assessment service's reporting profile.
 
 Reports break plans down by locality, age band, sex and ethnicity, which only the assessment service holds;
-events carry none of them. When a plan opens or reopens for a family (`plan.created`, `plan.reopened`), the
-family's profile is read over HTTP, as this service, and replaces what was kept: the children's age bands are
-those on the day the plan opened, and a family that moved is counted in its new locality. A call that fails
+events carry none of them. When a plan opens or reopens for a family (`plan.created`, `plan.reopened`), or an
+assessment of it is started (`assessment.created`), the family's profile is read over HTTP, as this service, and
+replaces what was kept: the children's age bands are those on the day of the latest of these, and a family that
+moved is counted in its new locality. A call that fails
 leaves the event to be tried again, as every consumer failure is (an outage of the assessment service
 delays the profile and loses nothing).
 """

@@ -44,6 +44,7 @@ from services.plan.schemas import (
     ReReferrals,
     ReviewsOverdue,
     StartedByType,
+    StartedInLocality,
     StartedRow,
     StepDownOutcomes,
     StepDownRow,
@@ -103,22 +104,77 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-async def assessments_started(session: AsyncSession, principal: Principal, period: Period, form_key: str) -> Answer:
-    """Assessments started in the period, per organisation type and per organisation."""
+ASSESSMENTS_STARTED = (
+    "Assessments of the form started in the period (by when they were started), per type of organisation and per "
+    "organisation that started them, each with its share of the total; and per locality of the family (from the "
+    "council's postcode lookup; a family whose postcode it does not place is not_recorded). The rate per 10,000 "
+    "children is the assessments started over the council's child population (of the locality asked for, or of "
+    "all its localities), times 10,000; a locality the council gives no population for has none."
+)
+
+
+def _rate(part: int, children: int | None) -> float | None:
+    return round(part * 10_000 / children, 1) if children else None
+
+
+async def assessments_started(
+    session: AsyncSession,
+    principal: Principal,
+    period: Period,
+    form_key: str,
+    population: Mapping[str, LocalityPopulation],
+    locality: str | None,
+) -> Answer:
+    """Assessments started in the period, per organisation type, per organisation and per locality, with shares
+    and rates per 10,000 children."""
     started = await repository.assessments_started(
-        session, _visible_to(principal), form_key, _midnight(period.start), _midnight(period.end + timedelta(days=1))
+        session,
+        _visible_to(principal),
+        form_key,
+        _midnight(period.start),
+        _midnight(period.end + timedelta(days=1)),
+        locality,
     )
-    counts = Counter((row.organisation_type, row.organisation_id) for row in started)
+    by_organisation: Counter[tuple[str, str]] = Counter()
     by_type: Counter[str] = Counter()
-    for (organisation_type, _), number in counts.items():
-        by_type[organisation_type] += number
-    rows = [StartedRow(organisation_type=t, organisation_id=o, started=n) for (t, o), n in sorted(counts.items())]
+    by_locality: Counter[str] = Counter({code: 0 for code in population if locality in (None, code)})
+    for row in started:
+        by_organisation[(row.organisation_type, row.organisation_id)] += row.started
+        by_type[row.organisation_type] += row.started
+        by_locality[_label(row.locality)] += row.started
+    total = by_organisation.total()
+    children = (
+        sum(place.children for place in population.values()) or None
+        if locality is None
+        else (population[locality].children if locality in population else None)
+    )
+    places = [
+        StartedInLocality(
+            locality=code,
+            started=n,
+            share=_share(n, total),
+            children=population[code].children if code in population else None,
+            rate_per_10000_children=_rate(n, population[code].children if code in population else None),
+        )
+        for code, n in sorted(by_locality.items())
+    ]
+    rows = [
+        StartedRow(organisation_type=t, organisation_id=o, started=n, share=_share(n, total))
+        for (t, o), n in sorted(by_organisation.items())
+    ]
     report = AssessmentsStarted(
         period=period,
         form_key=form_key,
-        total=sum(counts.values()),
-        by_organisation_type=[StartedByType(organisation_type=t, started=n) for t, n in sorted(by_type.items())],
+        locality=locality,
+        definition=ASSESSMENTS_STARTED,
+        total=total,
+        children=children,
+        rate_per_10000_children=_rate(total, children),
+        by_organisation_type=[
+            StartedByType(organisation_type=t, started=n, share=_share(n, total)) for t, n in sorted(by_type.items())
+        ],
         by_organisation=rows,
+        by_locality=places,
     )
     return report, [row.model_dump() for row in rows]
 
