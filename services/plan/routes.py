@@ -456,7 +456,7 @@ async def time_to_plan(
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
-    """Of plans activated in the period: median days from the request for support; share within 10 working days."""
+    """Of plans activated in the period: median working days from the request for support; share within 10."""
     answer = await service.reports.time_to_plan(session, principal, period, locality)
     return _report(answer, "time-to-plan", fmt, accept)
 

@@ -463,8 +463,10 @@ class AssessmentsStarted(BaseModel):
 
 class TimeToPlan(BaseModel):
     period: Period
+    locality: str | None
+    definition: str
     plans_activated: int
-    median_days: float | None
+    median_working_days: float | None
     within_10_working_days: int
     share_within_10_working_days: float | None
 
