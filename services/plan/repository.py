@@ -681,6 +681,64 @@ async def stepped_down(
     return cast(list[SteppedDown], (await session.execute(statement)).all())
 
 
+STEP_DOWN, FRONT_DOOR, OWN_ASSESSMENT = "step_down_from_social_care", "front_door_request", "agency_assessment"
+
+
+async def plan_sources(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[tuple[str, int]]:
+    """(where it came from, how many) of the plans opened in the period: a step-down from social care, a request
+    for support through the front door, or an agency's own assessment."""
+    source = case(
+        (col(Plan.stepped_down_from).is_not(None), STEP_DOWN),
+        (col(Plan.requested_on).is_not(None), FRONT_DOOR),
+        else_=OWN_ASSESSMENT,
+    ).label("source")
+    statement = (
+        _plans(visible_to, source, func.count())
+        .select_from(Plan)
+        .where(*_in(col(Plan.opened_on), start, end), col(Plan.status) != DISCARDED)
+        .group_by(source)
+    )
+    statement = _profiled(statement, None, locality, Plan.family_id)
+    return [(found, n) for found, n in await session.execute(statement)]
+
+
+async def request_sources(
+    session: AsyncSession, visible_to: str | None, since: datetime, before: datetime, locality: str | None
+) -> list[tuple[str, int]]:
+    """(the requester's type of organisation, how many) of the requests for support submitted in [since, before)."""
+    kind: Any = col(AssessmentRecord.organisation_type)
+    statement = (
+        select(kind, func.count())
+        .select_from(AssessmentRecord)
+        .where(
+            col(AssessmentRecord.form_key) == REQUEST_FOR_SUPPORT,
+            col(AssessmentRecord.submitted_at) >= since,
+            col(AssessmentRecord.submitted_at) < before,
+        )
+        .group_by(kind)
+    )
+    if visible_to is not None:
+        statement = statement.where(col(AssessmentRecord.organisation_id) == visible_to)
+    statement = _profiled(statement, None, locality, AssessmentRecord.family_id)
+    return [(found, n) for found, n in await session.execute(statement)]
+
+
+async def needs_of_plans_opened(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[list[dict[str, Any]]]:
+    """The needs (as stored JSON) of each plan opened in the period: what the assessment found."""
+    needs = type_coerce(col(Plan.needs), JSON).label("needs")
+    statement = (
+        _plans(visible_to, needs)
+        .select_from(Plan)
+        .where(*_in(col(Plan.opened_on), start, end), col(Plan.status) != DISCARDED)
+    )
+    statement = _profiled(statement, None, locality, Plan.family_id)
+    return [found for (found,) in await session.execute(statement)]
+
+
 # --- the Supporting Families ledger -----------------------------------------------------
 
 

@@ -59,6 +59,7 @@ from services.plan.schemas import (
     LeadProfessional,
     Ledger,
     Localities,
+    NeedsProfile,
     OpenWork,
     OutcomeIn,
     OutcomesPlanOut,
@@ -71,6 +72,7 @@ from services.plan.schemas import (
     PlanSummary,
     ReferralIn,
     ReferralOut,
+    ReferralSources,
     ReopenIn,
     ReReferral,
     ReReferrals,
@@ -588,6 +590,36 @@ async def claims(
     or step-up for 6 months after closure.
     """
     return _report(await service.reports.claims(session, principal, period, locality), "claims", fmt, accept)
+
+
+@reports.get("/referral-sources", response_model=ReferralSources, responses=CSV_RESPONSE)
+async def referral_sources(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """Where early help came from: plans opened by source (a step-down, the front door, an agency's assessment),
+    and requests for support by who made them, each with its share."""
+    answer = await service.reports.referral_sources(session, principal, period, locality)
+    return _report(answer, "referral-sources", fmt, accept)
+
+
+@reports.get("/needs-profile", response_model=NeedsProfile, responses=CSV_RESPONSE)
+async def needs_profile(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    top: Annotated[int, Query(ge=1, le=50, description="how many outcome areas, the most common first")] = 10,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """The presenting needs of the plans opened in the period by outcome area: plans, needs and share."""
+    answer = await service.reports.needs_profile(session, principal, period, top, locality)
+    return _report(answer, "needs-profile", fmt, accept)
 
 
 @reports.get("/localities", response_model=Localities, responses=CSV_RESPONSE)

@@ -763,3 +763,35 @@ class Localities(BaseModel):
     """The localities a report may be filtered by (`locality=`): the council's, and any a family is kept in."""
 
     localities: list[LocalityRow]
+
+
+class SourceRow(BaseModel):
+    source: str
+    count: int
+    share: float | None
+
+
+class ReferralSources(BaseModel):
+    period: Period
+    locality: str | None
+    definition: str
+    plans_opened: int
+    plan_sources: list[SourceRow]
+    requests_for_support: int
+    request_sources: list[SourceRow]
+
+
+class NeedRow(BaseModel):
+    outcome_area: str
+    plans: int
+    needs: int
+    share: float | None
+
+
+class NeedsProfile(BaseModel):
+    period: Period
+    locality: str | None
+    definition: str
+    plans_opened: int
+    top: int
+    rows: list[NeedRow]

@@ -35,14 +35,18 @@ from services.plan.schemas import (
     LocalityRow,
     Measure,
     MovementRow,
+    NeedRow,
+    NeedsProfile,
     OpenWork,
     OpenWorkRow,
     OverdueRow,
     Period,
     PlanDuration,
     ReasonRow,
+    ReferralSources,
     ReReferrals,
     ReviewsOverdue,
+    SourceRow,
     StartedByType,
     StartedInLocality,
     StartedRow,
@@ -604,3 +608,64 @@ async def localities(session: AsyncSession, population: Mapping[str, LocalityPop
         rows.setdefault(code, LocalityRow(code=code, name=name, children=None))
     ordered = sorted(rows.values(), key=lambda row: (row.name or row.code, row.code))
     return Localities(localities=ordered), [row.model_dump() for row in ordered]
+
+
+REFERRAL_SOURCES = (
+    "Where early help came from. Plans opened in the period (their first opening; discarded drafts aside), by "
+    "source: step_down_from_social_care (social care stepped the family down), front_door_request (a request for "
+    "support came first: the front door passed it on), agency_assessment (an agency's own early help assessment), "
+    "each with its share of the plans opened. And the requests for support submitted in the period, by the type "
+    "of organisation that made them, each with its share. Counts plans and requests."
+)
+
+
+def _sources(found: Sequence[tuple[str, int]]) -> tuple[int, list[SourceRow]]:
+    total = sum(n for _, n in found)
+    return total, [SourceRow(source=s, count=n, share=_share(n, total)) for s, n in sorted(found)]
+
+
+async def referral_sources(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
+    """Plans opened in the period by where they came from, and requests for support by who made them."""
+    visible_to = _visible_to(principal)
+    plans, plan_rows = _sources(await repository.plan_sources(session, visible_to, period.start, period.end, locality))
+    since, before = _midnight(period.start), _midnight(period.end + timedelta(days=1))
+    requests, request_rows = _sources(await repository.request_sources(session, visible_to, since, before, locality))
+    report = ReferralSources(
+        period=period,
+        locality=locality,
+        definition=REFERRAL_SOURCES,
+        plans_opened=plans,
+        plan_sources=plan_rows,
+        requests_for_support=requests,
+        request_sources=request_rows,
+    )
+    rows = [{"counted": "plans", **row.model_dump()} for row in plan_rows]
+    rows += [{"counted": "requests_for_support", **row.model_dump()} for row in request_rows]
+    return report, rows
+
+
+NEEDS_PROFILE = (
+    "The presenting needs of the plans opened in the period (their first opening; discarded drafts aside), as the "
+    "early help assessment found them, by outcome area: how many plans had a need in the area and its share of "
+    "the plans opened, and how many needs there were; the `top` areas with the most plans. Counts plans (a plan "
+    "with needs in three areas counts in each)."
+)
+
+
+async def needs_profile(
+    session: AsyncSession, principal: Principal, period: Period, top: int, locality: str | None
+) -> Answer:
+    """The outcome areas of the needs of the plans opened in the period, the most common first."""
+    found = await repository.needs_of_plans_opened(session, _visible_to(principal), period.start, period.end, locality)
+    plans: Counter[str] = Counter()
+    needs: Counter[str] = Counter()
+    for plan_needs in found:
+        areas = [need["outcome_area"] for need in plan_needs]
+        needs.update(areas)
+        plans.update(set(areas))
+    ranked = sorted(plans.items(), key=lambda item: (-item[1], item[0]))[:top]
+    rows = [NeedRow(outcome_area=a, plans=n, needs=needs[a], share=_share(n, len(found))) for a, n in ranked]
+    report = NeedsProfile(
+        period=period, locality=locality, definition=NEEDS_PROFILE, plans_opened=len(found), top=top, rows=rows
+    )
+    return report, [row.model_dump() for row in rows]
