@@ -216,6 +216,11 @@ async def test_no_reporting_table_or_answer_holds_a_name_birth_date_nhs_number_o
     for name in ("open-work", "reviews-overdue", "plan-duration", "distance-travelled", "re-referrals"):
         for by in ("locality", "age_band", "sex", "ethnicity"):
             await _report(stack, council, name, by=by)  # each answer is scanned for them
+    every_report = ("assessments-started", "time-to-plan", "closures", "re-referrals", "open-work", "plan-duration",
+                    "reviews-overdue", "distance-travelled", "step-down-outcomes", "caseload", "claims",
+                    "referral-sources", "needs-profile", "localities")  # fmt: skip
+    for name in every_report:
+        await _report(stack, council, name, locality="northfield")
 
 
 async def test_assessments_started_give_shares_and_rates_per_10000_children_overall_and_by_locality(
