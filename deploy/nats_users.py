@@ -40,6 +40,7 @@ from services.kit.settings import ConsumerSettings, NatsSettings
 from services.notifications.events import EVENT_PAYLOADS as NOTIFICATIONS_EVENTS
 from services.notifications.main import INTAKE, REMINDERS
 from services.plan.events import EVENT_PAYLOADS as PLAN_EVENTS
+from services.plan.events import PROFILE_REFRESHES
 
 STREAMS_USER = "streams"  # the one process that makes and changes the streams and durable consumers
 
@@ -47,6 +48,12 @@ STREAMS_USER = "streams"  # the one process that makes and changes the streams a
 # (`AssessmentEvents.consumer`), so only its name and subjects are repeated here.
 PLAN_ASSESSMENTS = ConsumerSpec(
     name="plan-assessments", subjects=[nats_subject("assessment.created"), nats_subject("assessment.submitted")]
+)
+
+# The plan service's consumer of plans opening and assessments starting, which keeps the reports' profile of the
+# family (`PlanOpenings`).
+PLAN_REPORTING_PROFILES = ConsumerSpec(
+    name="plan-reporting-profiles", subjects=[nats_subject(event_type) for event_type in PROFILE_REFRESHES]
 )
 
 
@@ -81,7 +88,9 @@ SERVICES: dict[str, Service] = {
     # The consent service keeps the access log: it speaks for all of it, not `audit.recorded` alone.
     "consent": Service(aggregates_of([*CONSENT_EVENTS, f"{AUDIT}.any"]), [ACCESS_LOG], raises=[ACCESS_REVISION_KEY]),
     "plan": Service(
-        aggregates_of(PLAN_EVENTS), [PLAN_ASSESSMENTS, access_copy_consumer("plan")], watches=[ACCESS_REVISION_KEY]
+        aggregates_of(PLAN_EVENTS),
+        [PLAN_ASSESSMENTS, PLAN_REPORTING_PROFILES, access_copy_consumer("plan")],
+        watches=[ACCESS_REVISION_KEY],
     ),
     "notifications": Service(
         aggregates_of(NOTIFICATIONS_EVENTS),

@@ -1,5 +1,6 @@
 """What a family member may be recorded as beyond their name and birth: sex, ethnicity, first language,
-special educational needs or disability, being a young carer, and where they live.
+special educational needs or disability, being a young carer, and where they live; and the age band a
+report counts a child in.
 
 Councils break their figures down by these (locality, protected characteristics), so each is a closed list
 or a checked format rather than free text. Every one is optional: a family is never asked to say more than
@@ -12,6 +13,7 @@ Postcodes: the format of the Royal Mail's postcodes, as the GOV.UK design system
 """
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Final, Literal
 
@@ -82,3 +84,23 @@ def normalise_postcode(value: str) -> str | None:
     if len(compact) > 7 or not _POSTCODE.fullmatch(compact):
         return None
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+# The age bands of the Department for Education's children in need statistics (under 1, 1 to 4, 5 to 9, 10 to 15,
+# 16 and over, the last split at 18 for the young adults a family plan may include), so that a council can set its
+# early help figures beside its children in need ones: (the first age past the band, its name).
+AGE_BANDS: Final = ((1, "under_1"), (5, "1_to_4"), (10, "5_to_9"), (16, "10_to_15"), (18, "16_to_17"))
+ADULT_BAND: Final = "18_and_over"
+
+
+def age_on(born: date, on: date) -> int:
+    """Whole years from `born` to `on`; a birthday on 29 February falls on 1 March in other years."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def age_band(born: date | None, on: date) -> str | None:
+    """The age band of someone born on `born`, on the day `on`; None when the date of birth is not recorded."""
+    if born is None:
+        return None
+    age = age_on(born, on)
+    return next((name for limit, name in AGE_BANDS if age < limit), ADULT_BAND)

@@ -12,6 +12,7 @@ from services.assessment import routes
 from services.assessment.clients import Consent
 from services.assessment.config import AssessmentSettings
 from services.assessment.forms import read_definition_files
+from services.assessment.localities import load_localities
 from services.assessment.service.form_versions import CompiledForms, load_shipped_forms
 from services.kit.app import create_service_app
 from services.kit.db import Database
@@ -25,6 +26,8 @@ PURGE_EVERY_SECONDS = 3600.0
 
 def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
     settings = settings or AssessmentSettings()
+    # Read before anything starts: a lookup that does not hold together stops the service here.
+    localities = load_localities(settings.locality_lookup)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +44,7 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
         ):
             yield
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Graduated Pathway: assessments",
         routers=[routes.router],
@@ -49,3 +52,5 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
         migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         lifespan=lifespan,
     )
+    app.state.localities = localities
+    return app

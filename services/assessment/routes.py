@@ -13,6 +13,7 @@ from services.access.decisions import AccessPolicy
 from services.assessment import fhir
 from services.assessment.clients import Consent
 from services.assessment.forms import FormContent
+from services.assessment.localities import Localities
 from services.assessment.models import Assessment, AssessmentRevision, FormVersion, RequestDecision
 from services.assessment.schemas import (
     MAX_VERSION,
@@ -37,6 +38,7 @@ from services.assessment.schemas import (
     FrontDoorOutcome,
     IdentifierOut,
     MemberOut,
+    ReportingProfile,
     ReportPeriod,
     RequestForSupportOut,
     RequestStatus,
@@ -71,6 +73,14 @@ Id = Annotated[str, Path(max_length=36, pattern=ID_PATTERN)]
 async def _forms(request: Request) -> CompiledForms:
     forms: CompiledForms = request.app.state.forms
     return forms
+
+
+async def _localities(request: Request) -> Localities:
+    localities: Localities = request.app.state.localities
+    return localities
+
+
+LocalitiesDep = Annotated[Localities, Depends(_localities)]
 
 
 async def _policy(request: Request) -> AccessPolicy:
@@ -489,6 +499,19 @@ async def get_assessment_as_fhir(
 async def get_assessment_needs(assessment_id: Id, session: SessionDep, principal: ActsAsAService) -> AssessmentNeeds:
     """The needs a submitted assessment found, for a service acting as itself; 409 while a draft."""
     return await assessments.needs_found(session, principal, assessment_id)
+
+
+@router.get("/internal/families/{family_id}/reporting-profile", tags=["internal"], responses=problems(404))
+async def get_reporting_profile(
+    family_id: Id,
+    session: SessionDep,
+    principal: ActsAsAService,
+    localities: LocalitiesDep,
+    on: Annotated[Day | None, Query(description="the day the age bands are worked out on; today when left out")] = None,
+) -> ReportingProfile:
+    """A family's locality and its children's age bands, sex and ethnicity, for the reports: no postcode, no
+    name, no date of birth."""
+    return await families.reporting_profile(session, principal, localities, family_id, on or date.today())
 
 
 @router.post("/internal/families/match", tags=["internal"])

@@ -206,6 +206,24 @@ class AssessmentNeeds(BaseModel):
     next_step: str | None
 
 
+class ChildProfile(BaseModel):
+    """One child of a family as a report counts them: no name, date of birth or identifier."""
+
+    age_band: str | None = Field(description="under_1, 1_to_4, 5_to_9, 10_to_15, 16_to_17 or 18_and_over; None unknown")
+    sex: Sex | None
+    ethnicity: Ethnicity | None = Field(description="the ONS 2021 Census category")
+
+
+class ReportingProfile(BaseModel):
+    """What the reports may know of a family: pseudonymised attributes only, never a postcode or a birth date."""
+
+    family_id: str
+    on: date = Field(description="the day the age bands were worked out on")
+    locality_code: str | None = Field(description="the council's locality of the family's postcode; None unknown")
+    locality_name: str | None
+    children: list[ChildProfile] = Field(description="the family's children, in the order they were given")
+
+
 class MatchIdentifier(Strict):
     system: Literal["nhs", "upn", "local"]
     value: str = Field(min_length=1, max_length=64)

@@ -1,4 +1,5 @@
-"""What a submitted assessment found, read from the assessment service by this service as itself.
+"""What a submitted assessment found, and a family's reporting profile, read from the assessment service by this
+service as itself.
 
 Events are thin, so the needs an assessment found are not in
 `assessment.submitted`: they are fetched over HTTP from the assessment
@@ -34,6 +35,26 @@ class Findings(BaseModel):
     next_step: str | None = None  # what the assessor decided comes next; None for a form without the question
 
 
+class ChildProfile(BaseModel):
+    age_band: str | None
+    sex: str | None
+    ethnicity: str | None
+
+
+class ReportingProfile(BaseModel):
+    """A family as the reports may know it: its locality and its children's bands and categories."""
+
+    family_id: str
+    on: date
+    locality_code: str | None
+    locality_name: str | None
+    children: list[ChildProfile]
+
+
+class UnknownFamily(NotFound):
+    slug, title = "unknown-family", "No such family"
+
+
 class UnknownAssessment(NotFound):
     slug, title = "unknown-assessment", "No such assessment"
 
@@ -63,3 +84,16 @@ class AssessmentFindings:
         if response.status_code != 200:
             raise ServiceUnavailable(f"The assessment service answered {response.status_code}; try again.")
         return Findings.model_validate_json(response.content)
+
+    async def reporting_profile(self, family_id: str, on: date) -> ReportingProfile:
+        """The family's pseudonymised reporting profile, its children's age bands worked out on `on`."""
+        url = f"{self.base_url.rstrip('/')}/internal/families/{quote(family_id, safe='')}/reporting-profile"
+        try:
+            response = await self.token.request("GET", url, params={"on": on.isoformat()})
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable("The assessment service cannot be reached just now; try again.") from error
+        if response.status_code == 404:
+            raise UnknownFamily(f"There is no family {family_id}.")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The assessment service answered {response.status_code}; try again.")
+        return ReportingProfile.model_validate_json(response.content)

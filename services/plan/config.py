@@ -4,6 +4,7 @@ from pydantic import AliasChoices, Field
 
 from services.access.config import AccessSettings
 from services.plan.outcomes_plan import DEMO_PLAN
+from services.plan.population import SHIPPED_POPULATION
 
 
 class PlanSettings(AccessSettings):
@@ -20,4 +21,9 @@ class PlanSettings(AccessSettings):
     supporting_families_plan: Path = Field(
         default=DEMO_PLAN,
         validation_alias=AliasChoices("supporting_families_plan", "PLAN_SUPPORTING_FAMILIES_PLAN"),
+    )
+    # The council's child population by locality (CSV: locality_code, locality_name, children); the demo's
+    # made-up figures when left out.
+    child_population: Path = Field(
+        default=SHIPPED_POPULATION, validation_alias=AliasChoices("child_population", "PLAN_CHILD_POPULATION")
     )

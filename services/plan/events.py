@@ -8,7 +8,9 @@ It consumes `assessment.created` and `assessment.submitted` (durable consumer
 `plan-assessments`): every assessment is noted for the reports, and a
 submitted early help assessment opens a draft plan when its next step calls
 for one (a plan or a team around the family; not universal services), or
-records a front-door referral to social care when that is its next step.
+records a front-door referral to social care when that is its next step. It consumes its own `plan.created`
+and `plan.reopened`, and `assessment.created` again (durable consumer `plan-reporting-profiles`), to keep the
+family's reporting profile.
 """
 
 from collections.abc import Callable
@@ -248,6 +250,42 @@ class AssessmentEvents:
                 await opening.open_from_submission(session, self.standing(), acting, findings)
             elif findings.next_step == REFER_TO_SOCIAL_CARE:
                 await referrals.refer_from_the_front_door(session, acting, findings)
+
+        return apply
+
+
+# The events on which the family's reporting profile is read again: a plan opens or reopens for it, or an
+# assessment of it is started (the reports count assessments started by locality too).
+PROFILE_REFRESHES = ("plan.created", "plan.reopened", "assessment.created")
+
+
+@dataclass(frozen=True)
+class PlanOpenings:
+    """`plan.created`, `plan.reopened` and `assessment.created`: the family's reporting profile (locality,
+    children's age bands, sex and ethnicity) is read from the assessment service and kept for the reports
+    (`service.reporting_profiles`)."""
+
+    findings: Callable[[], AssessmentFindings]
+
+    def consumer(self) -> ConsumerSpec:
+        return ConsumerSpec(
+            name="plan-reporting-profiles",
+            subjects=[nats_subject(event_type) for event_type in PROFILE_REFRESHES],
+            prepare=self.prepare,
+        )
+
+    async def prepare(self, event: BaseCloudEvent) -> Handler:
+        """The profile is read before the transaction opens; a failed read fails the event, to be tried again."""
+        from services.plan.service import reporting_profiles
+
+        data = event.get_data()
+        assert isinstance(data, dict)
+        at = event.get_time()
+        assert at is not None
+        profile = await self.findings().reporting_profile(data["family_id"], at.date())
+
+        async def apply(session: AsyncSession, _event: BaseCloudEvent) -> None:
+            await reporting_profiles.keep_profile(session, profile)
 
         return apply
 

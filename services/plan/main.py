@@ -16,8 +16,9 @@ from services.kit.service_token import ServiceToken
 from services.plan import routes
 from services.plan.clients import AssessmentFindings
 from services.plan.config import PlanSettings
-from services.plan.events import AssessmentEvents
+from services.plan.events import AssessmentEvents, PlanOpenings
 from services.plan.outcomes_plan import load_outcomes_plan
+from services.plan.population import load_population
 from services.plan.service import announce_reviews_due
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -28,6 +29,7 @@ def create_app(settings: PlanSettings | None = None) -> FastAPI:
     settings = settings or PlanSettings()
     # Read before anything starts: a council's outcomes plan that does not hold together stops the service here.
     outcomes_plan = load_outcomes_plan(settings.supporting_families_plan)
+    population = load_population(settings.child_population)
     app: FastAPI
 
     def findings() -> AssessmentFindings:
@@ -39,6 +41,7 @@ def create_app(settings: PlanSettings | None = None) -> FastAPI:
         return told
 
     assessments = AssessmentEvents(findings, standing, acting_as=f"service:{settings.name}")
+    openings = PlanOpenings(findings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +63,10 @@ def create_app(settings: PlanSettings | None = None) -> FastAPI:
         settings,
         title="Graduated Pathway: plans",
         routers=[routes.router, routes.reports, routes.supporting_families],
-        consumers=[assessments.consumer(), *access_consumers(settings)],
+        consumers=[assessments.consumer(), openings.consumer(), *access_consumers(settings)],
         migrations_dirs=[ACCESS_MIGRATIONS, MIGRATIONS],
         lifespan=lifespan,
     )
     app.state.outcomes_plan = outcomes_plan
+    app.state.population = population
     return app

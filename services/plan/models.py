@@ -8,7 +8,8 @@ reports that count closures and re-referrals. `SocialCareReferral` is a referral
 and its outcome. `PlanContact` is a contact recorded on a plan (a visit, call, meeting, message or note): its
 participants and summary are the family's case notes, a category of their own. `SupportingFamiliesEnrolment` and
 `SupportingFamiliesClaim` are the Supporting Families ledger: who joined, on which areas, and what was claimed.
-`PlanOrganisation` indexes
+`ReportingFamily` and `ReportingChild` are the reports' pseudonymised read model: a family's locality and its
+children's age bands, sex and ethnicity, never a name, birth date or postcode. `PlanOrganisation` indexes
 who may see a plan by right of the plan itself (its author, its lead's organisation, its team), so that a list
 or a report can be narrowed in SQL. `AssessmentRecord` is what this service learnt from
 assessment events: enough to count assessments started, time a request for
@@ -234,3 +235,29 @@ class SupportingFamiliesClaim(SQLModel, table=True):
     organisation_id: str = Field(index=True, max_length=64)  # who claimed
     claimed_by: str = Field(max_length=255)
     created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ReportingFamily(SQLModel, table=True):
+    """What the reports know of a family beyond its plans: the council's locality, not the postcode. Written from
+    the assessment service's reporting profile each time a plan opens or reopens for the family."""
+
+    __tablename__ = "reporting_family"
+
+    family_id: str = Field(primary_key=True, max_length=36)
+    locality_code: str | None = Field(default=None, index=True, max_length=40)
+    locality_name: str | None = Field(default=None, max_length=100)
+    profiled_on: date  # the day the children's age bands were worked out on
+    refreshed_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ReportingChild(SQLModel, table=True):
+    """One child of a family as the reports count them: an age band, sex and ethnicity category; no name, date of
+    birth or identifier. Replaced whole with the family's profile."""
+
+    __tablename__ = "reporting_child"
+
+    family_id: str = Field(primary_key=True, max_length=36)
+    position: int = Field(primary_key=True)  # the order of the family's children in the profile
+    age_band: str | None = Field(default=None, max_length=20)
+    sex: str | None = Field(default=None, max_length=20)
+    ethnicity: str | None = Field(default=None, max_length=40)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Row, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
+from sqlalchemy import JSON, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -24,6 +24,8 @@ from services.plan.models import (
     PlanContact,
     PlanEpisode,
     PlanOrganisation,
+    ReportingChild,
+    ReportingFamily,
     SocialCareReferral,
     SupportingFamiliesClaim,
     SupportingFamiliesEnrolment,
@@ -273,6 +275,28 @@ async def last_closed_plan(session: AsyncSession, family_id: str) -> tuple[str, 
     return None if row is None else cast(tuple[str, date], tuple(row))
 
 
+# --- the reports' read model of families -----------------------------------------------
+
+
+async def replace_reporting_profile(
+    session: AsyncSession, family: ReportingFamily, children: Sequence[ReportingChild]
+) -> None:
+    """The family's locality and children, in place of those kept before."""
+    await session.execute(delete(ReportingChild).where(col(ReportingChild.family_id) == family.family_id))
+    await session.merge(family)
+    session.add_all(children)
+
+
+async def profiled_localities(session: AsyncSession) -> list[tuple[str, str | None]]:
+    """(code, name) of every locality a family is kept in."""
+    statement = (
+        select(col(ReportingFamily.locality_code), func.max(col(ReportingFamily.locality_name)))
+        .where(col(ReportingFamily.locality_code).is_not(None))
+        .group_by(col(ReportingFamily.locality_code))
+    )
+    return [(code, name) for code, name in await session.execute(statement) if code is not None]
+
+
 # --- reports ----------------------------------------------------------------------------
 # Rows come back as SQLAlchemy's named rows; these name the columns each query selects, for the type checker.
 
@@ -376,30 +400,59 @@ def _in(column: Any, start: date, end: date) -> list[Any]:
     return [column >= start, column <= end]
 
 
+class Started(NamedTuple):
+    organisation_type: str
+    organisation_id: str
+    locality: str | None
+    started: int
+
+
 async def assessments_started(
-    session: AsyncSession, visible_to: str | None, form_key: str, since: datetime, before: datetime
-) -> Sequence[Row[str, str]]:
-    """(organisation_type, organisation_id) of each assessment of `form_key` started in [since, before)."""
-    statement = select(col(AssessmentRecord.organisation_type), col(AssessmentRecord.organisation_id)).where(
-        col(AssessmentRecord.form_key) == form_key,
-        col(AssessmentRecord.started_at) >= since,
-        col(AssessmentRecord.started_at) < before,
+    session: AsyncSession,
+    visible_to: str | None,
+    form_key: str,
+    since: datetime,
+    before: datetime,
+    locality: str | None,
+) -> list[Started]:
+    """How many assessments of `form_key` were started in [since, before), per organisation and the family's
+    locality."""
+    organisation: tuple[Any, ...] = (col(AssessmentRecord.organisation_type), col(AssessmentRecord.organisation_id))
+    place: Any = col(ReportingFamily.locality_code)
+    statement = (
+        select(*organisation, place.label("locality"), func.count().label("started"))
+        .select_from(AssessmentRecord)
+        .outerjoin(ReportingFamily, col(ReportingFamily.family_id) == col(AssessmentRecord.family_id))
+        .where(
+            col(AssessmentRecord.form_key) == form_key,
+            col(AssessmentRecord.started_at) >= since,
+            col(AssessmentRecord.started_at) < before,
+        )
+        .group_by(*organisation, place)
     )
     if visible_to is not None:
         statement = statement.where(col(AssessmentRecord.organisation_id) == visible_to)
-    return (await session.execute(statement)).all()
+    if locality is not None:
+        statement = statement.where(place == locality)
+    return cast(list[Started], (await session.execute(statement)).all())
 
 
-async def activated_plans(session: AsyncSession, visible_to: str | None, start: date, end: date) -> list[Activated]:
+async def activated_plans(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[Activated]:
     """Plans activated in the period."""
     statement = _plans(visible_to, Plan.requested_on, Plan.opened_on, Plan.activated_on, Plan.working_days_to_active)
+    statement = _profiled(statement.select_from(Plan), None, locality, Plan.family_id)
     rows = (await session.execute(statement.where(*_in(col(Plan.activated_on), start, end)))).all()
     return cast(list[Activated], rows)
 
 
-async def close_reasons(session: AsyncSession, visible_to: str | None, start: date, end: date) -> list[str]:
+async def close_reasons(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[str]:
     """The reason of each episode closed in the period: a plan closed, reopened and closed again counts twice."""
     statement = _episodes(visible_to, PlanEpisode.close_reason).where(*_in(col(PlanEpisode.closed_on), start, end))
+    statement = _profiled(statement.select_from(PlanEpisode), None, locality, PlanEpisode.family_id)
     return [reason for (reason,) in await session.execute(statement)]
 
 
@@ -429,7 +482,7 @@ async def _families_after(session: AsyncSession, cohort: Select[Any]) -> Familie
 
 
 async def closed_with_every_need_met(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, *, outcome_areas: int
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None, *, outcome_areas: int
 ) -> tuple[list[Qualifying], FamiliesAfter]:
     """Episodes closed in the period with every need met, in at least
     `outcome_areas` areas, and what their families had."""
@@ -440,26 +493,45 @@ async def closed_with_every_need_met(
         col(PlanEpisode.all_needs_met).is_(True),
         col(PlanEpisode.outcome_areas) >= outcome_areas,
     )
+    cohort = _profiled(cohort.select_from(PlanEpisode), None, locality, PlanEpisode.family_id)
     return cast(list[Qualifying], (await session.execute(cohort)).all()), await _families_after(session, cohort)
 
 
-# What `by=` breaks a report down by, as columns of the plan.
+# What `by=` breaks a report down by: columns of the plan, of the family's row in the read model, or of its
+# children's rows (a plan then comes back once per child: those breakdowns count children).
 BREAKDOWNS: dict[str, Any] = {
     "level_of_need": Plan.level_of_need,
     "lead_agency": Plan.lead_organisation_id,
     "agency": Plan.organisation_id,
+    "locality": ReportingFamily.locality_code,
+    "age_band": ReportingChild.age_band,
+    "sex": ReportingChild.sex,
+    "ethnicity": ReportingChild.ethnicity,
 }
+CHILD_BREAKDOWNS = frozenset({"age_band", "sex", "ethnicity"})
 
 
 def _group(by: str | None) -> Any:
     return (col(BREAKDOWNS[by]) if by else null()).label("group")
 
 
+def _profiled(statement: Select[Any], by: str | None, locality: str | None, family_id: Any) -> Select[Any]:
+    """`statement` (its FROM already set) joined to the read model as `by` and `locality` need, on `family_id`:
+    a family never profiled stays in, its group None (`not_recorded`), except where a locality is asked for."""
+    if by == "locality" or locality is not None:
+        statement = statement.outerjoin(ReportingFamily, col(ReportingFamily.family_id) == family_id)
+        if locality is not None:
+            statement = statement.where(col(ReportingFamily.locality_code) == locality)
+    if by in CHILD_BREAKDOWNS:
+        statement = statement.outerjoin(ReportingChild, col(ReportingChild.family_id) == family_id)
+    return statement
+
+
 def _with_plan(statement: Select[Any]) -> Select[Any]:
     return statement.join_from(PlanEpisode, Plan, col(Plan.id) == col(PlanEpisode.plan_id))
 
 
-async def active_caseloads(session: AsyncSession, visible_to: str | None) -> list[OnCaseload]:
+async def active_caseloads(session: AsyncSession, visible_to: str | None, locality: str | None) -> list[OnCaseload]:
     """Per lead professional (their address, lower case, and organisation): the families and children of their
     active plans."""
     email = func.lower(col(Plan.lead_email))
@@ -471,14 +543,16 @@ async def active_caseloads(session: AsyncSession, visible_to: str | None) -> lis
             func.count(distinct(col(Plan.family_id))).label("families"),
             func.coalesce(func.sum(col(Plan.children)), 0).label("children"),
         )
+        .select_from(Plan)
         .where(col(Plan.status) == "active", col(Plan.lead_organisation_id).is_not(None))
         .group_by(email, col(Plan.lead_organisation_id))
     )
+    statement = _profiled(statement, None, locality, Plan.family_id)
     return cast(list[OnCaseload], (await session.execute(statement)).all())
 
 
 async def closures_and_returns(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
 ) -> list[AfterClosure]:
     """Each episode closed in the period, with when its family next opened an episode of early help (a new plan
     or the plan reopened) and was next referred to social care, on or after the closure."""
@@ -509,17 +583,28 @@ async def closures_and_returns(
         next_episode.label("next_episode"),
         next_referral.label("next_referral"),
     ).where(*_in(col(PlanEpisode.closed_on), start, end))
-    return cast(list[AfterClosure], (await session.execute(_with_plan(statement))).all())
+    statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
+    return cast(list[AfterClosure], (await session.execute(statement)).all())
 
 
-async def open_on(session: AsyncSession, visible_to: str | None, on: date, by: str | None) -> list[OpenOn]:
-    """Plans started by `on` whose episode was open that day: how many, their families and children, per group."""
+async def open_on(
+    session: AsyncSession, visible_to: str | None, on: date, by: str | None, locality: str | None
+) -> list[OpenOn]:
+    """Plans started by `on` whose episode was open that day: how many, their families and children, per group.
+
+    By a child's breakdown, a group's plans and families are those with a child in it, and its children those
+    in it; a family not yet profiled counts its plan's children under None."""
+    children = (
+        func.sum(case((col(ReportingChild.family_id).is_(None), col(Plan.children)), else_=1))
+        if by in CHILD_BREAKDOWNS
+        else func.sum(col(Plan.children))
+    )
     statement = _plans(
         visible_to,
         _group(by),
-        func.count().label("plans"),
+        func.count(distinct(col(PlanEpisode.plan_id))).label("plans"),
         func.count(distinct(col(Plan.family_id))).label("families"),
-        func.coalesce(func.sum(col(Plan.children)), 0).label("children"),
+        func.coalesce(children, 0).label("children"),
         plan_id=PlanEpisode.plan_id,
     ).where(
         col(Plan.activated_on) <= on,
@@ -529,32 +614,38 @@ async def open_on(session: AsyncSession, visible_to: str | None, on: date, by: s
     )
     if by:
         statement = statement.group_by(col(BREAKDOWNS[by]))
-    return cast(list[OpenOn], (await session.execute(_with_plan(statement))).all())
+    statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
+    return cast(list[OpenOn], (await session.execute(statement)).all())
 
 
 async def closed_episodes(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
 ) -> list[ClosedEpisode]:
     """Each episode closed in the period: its reason, opening and closure."""
     statement = _episodes(
         visible_to, _group(by), col(PlanEpisode.close_reason), col(PlanEpisode.opened_on), col(PlanEpisode.closed_on)
     ).where(*_in(col(PlanEpisode.closed_on), start, end))
-    return cast(list[ClosedEpisode], (await session.execute(_with_plan(statement))).all())
+    statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
+    return cast(list[ClosedEpisode], (await session.execute(statement)).all())
 
 
-async def reviews_overdue(session: AsyncSession, visible_to: str | None, today: date, by: str) -> list[Overdue]:
+async def reviews_overdue(
+    session: AsyncSession, visible_to: str | None, today: date, by: str, locality: str | None
+) -> list[Overdue]:
     """Per group: the active plans, and those whose next review fell due before `today`."""
     overdue = func.coalesce(func.sum(case((col(Plan.next_review_due) < today, 1), else_=0)), 0).label("overdue")
     statement = (
         _plans(visible_to, _group(by), func.count().label("active"), overdue)
+        .select_from(Plan)
         .where(col(Plan.status) == "active")
         .group_by(col(BREAKDOWNS[by]))
     )
+    statement = _profiled(statement, by, locality, Plan.family_id)
     return cast(list[Overdue], (await session.execute(statement)).all())
 
 
 async def reviewed_plans(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
 ) -> list[Reviewed]:
     """The goals and reviews of the plans started by `end` and not closed before `start`: those that could have
     been reviewed in the period."""
@@ -567,11 +658,12 @@ async def reviewed_plans(
         or_(col(Plan.closed_on).is_(None), col(Plan.closed_on) >= start),
         col(Plan.status) != DISCARDED,
     )
+    statement = _profiled(statement.select_from(Plan), by, locality, Plan.family_id)
     return cast(list[Reviewed], (await session.execute(statement)).all())
 
 
 async def stepped_down(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
 ) -> list[SteppedDown]:
     """The plans social care stepped families down to in the period, how each stands, and the family's first
     referral to social care since."""
@@ -593,7 +685,66 @@ async def stepped_down(
     ).where(
         *_in(col(Plan.opened_on), start, end), col(Plan.stepped_down_from).is_not(None), col(Plan.status) != DISCARDED
     )
+    statement = _profiled(statement.select_from(Plan), by, locality, Plan.family_id)
     return cast(list[SteppedDown], (await session.execute(statement)).all())
+
+
+STEP_DOWN, FRONT_DOOR, OWN_ASSESSMENT = "step_down_from_social_care", "front_door_request", "agency_assessment"
+
+
+async def plan_sources(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[tuple[str, int]]:
+    """(where it came from, how many) of the plans opened in the period: a step-down from social care, a request
+    for support through the front door, or an agency's own assessment."""
+    source = case(
+        (col(Plan.stepped_down_from).is_not(None), STEP_DOWN),
+        (col(Plan.requested_on).is_not(None), FRONT_DOOR),
+        else_=OWN_ASSESSMENT,
+    ).label("source")
+    statement = (
+        _plans(visible_to, source, func.count())
+        .select_from(Plan)
+        .where(*_in(col(Plan.opened_on), start, end), col(Plan.status) != DISCARDED)
+        .group_by(source)
+    )
+    statement = _profiled(statement, None, locality, Plan.family_id)
+    return [(found, n) for found, n in await session.execute(statement)]
+
+
+async def request_sources(
+    session: AsyncSession, visible_to: str | None, since: datetime, before: datetime, locality: str | None
+) -> list[tuple[str, int]]:
+    """(the requester's type of organisation, how many) of the requests for support submitted in [since, before)."""
+    kind: Any = col(AssessmentRecord.organisation_type)
+    statement = (
+        select(kind, func.count())
+        .select_from(AssessmentRecord)
+        .where(
+            col(AssessmentRecord.form_key) == REQUEST_FOR_SUPPORT,
+            col(AssessmentRecord.submitted_at) >= since,
+            col(AssessmentRecord.submitted_at) < before,
+        )
+        .group_by(kind)
+    )
+    if visible_to is not None:
+        statement = statement.where(col(AssessmentRecord.organisation_id) == visible_to)
+    statement = _profiled(statement, None, locality, AssessmentRecord.family_id)
+    return [(found, n) for found, n in await session.execute(statement)]
+
+
+async def needs_of_plans_opened(
+    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+) -> list[list[dict[str, Any]]]:
+    """The needs (as stored JSON) of each plan opened in the period: what the assessment found."""
+    needs = type_coerce(col(Plan.needs), JSON).label("needs")
+    statement = (
+        _plans(visible_to, needs)
+        .select_from(Plan)
+        .where(*_in(col(Plan.opened_on), start, end), col(Plan.status) != DISCARDED)
+    )
+    statement = _profiled(statement, None, locality, Plan.family_id)
+    return [found for (found,) in await session.execute(statement)]
 
 
 # --- the Supporting Families ledger -----------------------------------------------------

@@ -58,6 +58,8 @@ from services.plan.schemas import (
     GoalIn,
     LeadProfessional,
     Ledger,
+    Localities,
+    NeedsProfile,
     OpenWork,
     OutcomeIn,
     OutcomesPlanOut,
@@ -70,6 +72,7 @@ from services.plan.schemas import (
     PlanSummary,
     ReferralIn,
     ReferralOut,
+    ReferralSources,
     ReopenIn,
     ReReferral,
     ReReferrals,
@@ -415,11 +418,17 @@ By = Annotated[
     str | None,
     Query(
         max_length=40,
-        description="a breakdown: level_of_need, lead_agency or agency; any other is a 400",
+        description="a breakdown: level_of_need, lead_agency, agency, locality, age_band, sex or ethnicity; any "
+        "other is a 400",
         json_schema_extra={"enum": list(service.reports.BY_PLAN)},
     ),
 ]
 BY_RESPONSES = {**CSV_RESPONSE, **problems(400)}
+# The manager's dashboard narrows every report to one locality (`GET /reports/localities` lists them).
+Locality = Annotated[
+    str | None,
+    Query(max_length=40, description="only the families of this locality (a code of GET /reports/localities)"),
+]
 
 
 def _report(
@@ -442,29 +451,44 @@ async def assessments_started(
     session: SessionDep,
     principal: ReadsReports,
     period: PeriodDep,
+    request: Request,
     fmt: Format = None,
     accept: Accept = None,
     form_key: Annotated[str, Query(max_length=100)] = "early-help-assessment",
+    locality: Locality = None,
 ) -> Response:
-    """Assessments started in the period, per organisation type and per organisation."""
-    answer = await service.reports.assessments_started(session, principal, period, form_key)
+    """Assessments started in the period, per organisation type, organisation and locality: shares, and rates per
+    10,000 children of the council's population."""
+    population = request.app.state.population
+    answer = await service.reports.assessments_started(session, principal, period, form_key, population, locality)
     return _report(answer, "assessments-started", fmt, accept)
 
 
 @reports.get("/time-to-plan", response_model=TimeToPlan, responses=CSV_RESPONSE)
 async def time_to_plan(
-    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
 ) -> Response:
-    """Of plans activated in the period: median days from the request for support; share within 10 working days."""
-    return _report(await service.reports.time_to_plan(session, principal, period), "time-to-plan", fmt, accept)
+    """Of plans activated in the period: median working days from the request for support; share within 10."""
+    answer = await service.reports.time_to_plan(session, principal, period, locality)
+    return _report(answer, "time-to-plan", fmt, accept)
 
 
 @reports.get("/closures", response_model=Closures, responses=CSV_RESPONSE)
 async def closures(
-    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
 ) -> Response:
     """Plans closed in the period by reason, and the share closed with outcomes met."""
-    return _report(await service.reports.closures(session, principal, period), "closures", fmt, accept)
+    return _report(await service.reports.closures(session, principal, period, locality), "closures", fmt, accept)
 
 
 @reports.get("/re-referrals", response_model=ReReferrals, responses=BY_RESPONSES)
@@ -473,12 +497,13 @@ async def re_referrals(
     principal: ReadsReports,
     period: PeriodDep,
     by: By = None,
+    locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Of the episodes closed in the period (stepped-up ones aside): back to early help within 6 and 12 months,
     referred to social care within 6 weeks and 6 months."""
-    answer = await service.reports.re_referrals(session, principal, period, by)
+    answer = await service.reports.re_referrals(session, principal, period, by, locality)
     return _report(answer, "re-referrals", fmt, accept)
 
 
@@ -488,11 +513,12 @@ async def open_work(
     principal: ReadsReports,
     on: Annotated[Day | None, Query(description="the day; today when left out")] = None,
     by: By = None,
+    locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Open plans on a day, and the families and children they support."""
-    answer = await service.reports.open_work(session, principal, on or date.today(), by)
+    answer = await service.reports.open_work(session, principal, on or date.today(), by, locality)
     return _report(answer, "open-work", fmt, accept)
 
 
@@ -502,20 +528,26 @@ async def plan_duration(
     principal: ReadsReports,
     period: PeriodDep,
     by: By = None,
+    locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """How long the episodes closed in the period lasted, by close reason: median days and bands."""
-    answer = await service.reports.plan_duration(session, principal, period, by)
+    answer = await service.reports.plan_duration(session, principal, period, by, locality)
     return _report(answer, "plan-duration", fmt, accept)
 
 
 @reports.get("/reviews-overdue", response_model=ReviewsOverdue, responses=BY_RESPONSES)
 async def reviews_overdue(
-    session: SessionDep, principal: ReadsReports, by: By = None, fmt: Format = None, accept: Accept = None
+    session: SessionDep,
+    principal: ReadsReports,
+    by: By = None,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
 ) -> Response:
     """Active plans whose next review is past, today, by lead agency unless `by` says otherwise."""
-    answer = await service.reports.reviews_overdue(session, principal, by)
+    answer = await service.reports.reviews_overdue(session, principal, by, locality)
     return _report(answer, "reviews-overdue", fmt, accept)
 
 
@@ -525,11 +557,12 @@ async def distance_travelled(
     principal: ReadsReports,
     period: PeriodDep,
     by: By = None,
+    locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Change-matrix movement of each goal between its plan's first and latest review, per outcome area."""
-    answer = await service.reports.distance_travelled(session, principal, period, by)
+    answer = await service.reports.distance_travelled(session, principal, period, by, locality)
     return _report(answer, "distance-travelled", fmt, accept)
 
 
@@ -539,31 +572,78 @@ async def step_down_outcomes(
     principal: ReadsReports,
     period: PeriodDep,
     by: By = None,
+    locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Families stepped down from social care in the period: how their plans stand, and how many came back to
     social care within 6 months."""
-    answer = await service.reports.step_down_outcomes(session, principal, period, by)
+    answer = await service.reports.step_down_outcomes(session, principal, period, by, locality)
     return _report(answer, "step-down-outcomes", fmt, accept)
 
 
 @reports.get("/caseload", response_model=Caseload, responses=CSV_RESPONSE)
-async def caseload(session: SessionDep, principal: ReadsReports, fmt: Format = None, accept: Accept = None) -> Response:
+async def caseload(
+    session: SessionDep, principal: ReadsReports, locality: Locality = None, fmt: Format = None, accept: Accept = None
+) -> Response:
     """Families and children on each lead professional's active plans today, by the lead's e-mail address."""
-    return _report(await service.reports.caseload(session, principal), "caseload", fmt, accept)
+    return _report(await service.reports.caseload(session, principal, locality), "caseload", fmt, accept)
 
 
 @reports.get("/claims", response_model=Claims, responses=CSV_RESPONSE)
 async def claims(
-    session: SessionDep, principal: ReadsReports, period: PeriodDep, fmt: Format = None, accept: Accept = None
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
 ) -> Response:
     """Supporting Families claim candidates: an estimate; the ledger (`/supporting-families/claims`) holds claims.
 
     Plans closed in the period with every need met, in 3 or more outcome areas, and no re-referral
     or step-up for 6 months after closure.
     """
-    return _report(await service.reports.claims(session, principal, period), "claims", fmt, accept)
+    return _report(await service.reports.claims(session, principal, period, locality), "claims", fmt, accept)
+
+
+@reports.get("/referral-sources", response_model=ReferralSources, responses=CSV_RESPONSE)
+async def referral_sources(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """Where early help came from: plans opened by source (a step-down, the front door, an agency's assessment),
+    and requests for support by who made them, each with its share."""
+    answer = await service.reports.referral_sources(session, principal, period, locality)
+    return _report(answer, "referral-sources", fmt, accept)
+
+
+@reports.get("/needs-profile", response_model=NeedsProfile, responses=CSV_RESPONSE)
+async def needs_profile(
+    session: SessionDep,
+    principal: ReadsReports,
+    period: PeriodDep,
+    top: Annotated[int, Query(ge=1, le=50, description="how many outcome areas, the most common first")] = 10,
+    locality: Locality = None,
+    fmt: Format = None,
+    accept: Accept = None,
+) -> Response:
+    """The presenting needs of the plans opened in the period by outcome area: plans, needs and share."""
+    answer = await service.reports.needs_profile(session, principal, period, top, locality)
+    return _report(answer, "needs-profile", fmt, accept)
+
+
+@reports.get("/localities", response_model=Localities, responses=CSV_RESPONSE)
+async def localities(
+    session: SessionDep, _principal: ReadsReports, request: Request, fmt: Format = None, accept: Accept = None
+) -> Response:
+    """The localities the reports can be narrowed to (`locality=`), each with the council's child population."""
+    answer = await service.reports.localities(session, request.app.state.population)
+    return _report(answer, "localities", fmt, accept)
 
 
 # --- referrals to children's social care ------------------------------------------------

@@ -431,25 +431,42 @@ class StartedRow(BaseModel):
     organisation_type: str
     organisation_id: str
     started: int
+    share: float | None
 
 
 class StartedByType(BaseModel):
     organisation_type: str
     started: int
+    share: float | None
+
+
+class StartedInLocality(BaseModel):
+    locality: str
+    started: int
+    share: float | None
+    children: int | None = Field(description="the council's child population of the locality; null unknown")
+    rate_per_10000_children: float | None
 
 
 class AssessmentsStarted(BaseModel):
     period: Period
     form_key: str
+    locality: str | None
+    definition: str
     total: int
+    children: int | None = Field(description="the child population the rate is over: the council's, or the locality's")
+    rate_per_10000_children: float | None
     by_organisation_type: list[StartedByType]
     by_organisation: list[StartedRow]
+    by_locality: list[StartedInLocality]
 
 
 class TimeToPlan(BaseModel):
     period: Period
+    locality: str | None
+    definition: str
     plans_activated: int
-    median_days: float | None
+    median_working_days: float | None
     within_10_working_days: int
     share_within_10_working_days: float | None
 
@@ -734,3 +751,47 @@ class OutcomesPlanOut(BaseModel):
     payment_per_claim: int
     headline_areas: list[HeadlineAreaOut]
     targets: list[TargetOut]
+
+
+class LocalityRow(BaseModel):
+    code: str
+    name: str | None
+    children: int | None = Field(description="the council's child population of the locality; null unknown")
+
+
+class Localities(BaseModel):
+    """The localities a report may be filtered by (`locality=`): the council's, and any a family is kept in."""
+
+    localities: list[LocalityRow]
+
+
+class SourceRow(BaseModel):
+    source: str
+    count: int
+    share: float | None
+
+
+class ReferralSources(BaseModel):
+    period: Period
+    locality: str | None
+    definition: str
+    plans_opened: int
+    plan_sources: list[SourceRow]
+    requests_for_support: int
+    request_sources: list[SourceRow]
+
+
+class NeedRow(BaseModel):
+    outcome_area: str
+    plans: int
+    needs: int
+    share: float | None
+
+
+class NeedsProfile(BaseModel):
+    period: Period
+    locality: str | None
+    definition: str
+    plans_opened: int
+    top: int
+    rows: list[NeedRow]

@@ -152,11 +152,12 @@ async def test_re_referrals_count_reopenings_and_referrals_to_social_care_apart(
     ]
 
     unsupported = await stack.plans.get(
-        "/reports/re-referrals", params={"by": "ethnicity", **march}, headers=council.headers
+        "/reports/re-referrals", params={"by": "ward", **march}, headers=council.headers
     )
     problem = assert_problem(unsupported, 400, "unsupported-breakdown")
-    assert problem["supported"] == ["agency", "lead_agency", "level_of_need"]
-    assert "agency, lead_agency, level_of_need" in str(problem["detail"])
+    supported = ["age_band", "agency", "ethnicity", "lead_agency", "level_of_need", "locality", "sex"]
+    assert problem["supported"] == supported
+    assert ", ".join(supported) in str(problem["detail"])
 
 
 def _review(plan: dict[str, Any], held_on: str, next_due: str, *ratings: tuple[str, int]) -> dict[str, Any]:

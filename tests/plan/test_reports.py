@@ -67,13 +67,23 @@ async def _report(stack: PlanStack, who: Organisation, name: str, **period: str)
 async def test_time_from_request_to_an_active_plan(plan_stack: PlanStack, history: History) -> None:
     report = await _report(plan_stack, history.council, "time-to-plan", **{"from": "2025-01-01", "to": "2025-02-28"})
 
+    assert "bank holidays" in report.pop("definition")
     assert report == {
         "period": {"start": "2025-01-01", "end": "2025-02-28"},
+        "locality": None,
         "plans_activated": 3,  # A, B and C; D is the school's, outside the council's view and the period
-        "median_days": 7,
+        "median_working_days": 5,  # A 5, B 15, C 5: in the same unit as the share
         "within_10_working_days": 2,
         "share_within_10_working_days": 0.6667,
     }
+
+
+async def test_time_to_plan_leaves_bank_holidays_out_of_the_median_as_of_the_share(plan_stack: PlanStack) -> None:
+    council = plan_stack.organisation("org-council")
+    # Started on Friday 2 May 2025, before the early May bank holiday; active the next Thursday: 3 working days.
+    await _worked(plan_stack, council, "9434765919", "2025-05-02", "2025-05-08")
+    report = await _report(plan_stack, council, "time-to-plan", **{"from": "2025-05-01", "to": "2025-05-31"})
+    assert (report["plans_activated"], report["median_working_days"], report["within_10_working_days"]) == (1, 3, 1)
 
 
 async def test_closures_by_reason_and_the_share_with_outcomes_met(plan_stack: PlanStack, history: History) -> None:
@@ -145,11 +155,11 @@ async def test_caseload_and_assessments_started_are_only_as_wide_as_the_caller_m
     all_started = await _report(plan_stack, history.everything, "assessments-started")
 
     assert council_started["by_organisation"] == [
-        {"organisation_type": "council", "organisation_id": "org-council", "started": 4}
+        {"organisation_type": "council", "organisation_id": "org-council", "started": 4, "share": 1.0}
     ]
     assert all_started["by_organisation_type"] == [
-        {"organisation_type": "council", "started": 4},
-        {"organisation_type": "school", "started": 1},
+        {"organisation_type": "council", "started": 4, "share": 0.8},
+        {"organisation_type": "school", "started": 1, "share": 0.2},
     ]
     assert all_started["total"] == 5
 

@@ -400,3 +400,28 @@ async def test_every_process_hears_of_revoked_credentials_through_a_consumer_of_
         await listener.stop()
         await broker.close()
     assert not any("credentials.revoked" in violation for violation in secured.violations()), secured.violations()
+
+
+async def test_the_plan_service_reads_its_own_openings_and_assessments_started_for_the_reports_profile(
+    secured: AuthenticatedNats,
+) -> None:
+    assessment = await secured.connect("assessment")
+    await assessment.jetstream().publish(*an_event("assessment.created"))
+    await assessment.close()
+    plan = await secured.connect("plan")
+    try:
+        js = plan.jetstream(timeout=DENIED_WITHIN)
+        for event_type in ("plan.activated", "plan.created", "plan.reopened"):
+            await js.publish(*an_event(event_type))
+        profiles = await js.pull_subscribe_bind("plan-reporting-profiles", stream="PATHWAY")
+        messages = await profiles.fetch(10, timeout=DENIED_WITHIN)
+        for message in messages:
+            await message.ack()
+    finally:
+        await plan.close()
+    # What opens a plan, or starts an assessment, and nothing else of the stream (`plan.activated` stays out).
+    assert [message.subject for message in messages] == [
+        nats_subject("assessment.created"),
+        nats_subject("plan.created"),
+        nats_subject("plan.reopened"),
+    ]

@@ -807,6 +807,9 @@ NOT_FAMILY_DATA: dict[tuple[str, str], str] = {
     ("GET", "/reports/reviews-overdue"): REPORT,
     ("GET", "/reports/distance-travelled"): REPORT,
     ("GET", "/reports/step-down-outcomes"): REPORT,
+    ("GET", "/reports/localities"): REPORT,
+    ("GET", "/reports/referral-sources"): REPORT,
+    ("GET", "/reports/needs-profile"): REPORT,
     ("GET", "/reports/front-door"): "counts and outcomes of the requests the caller made or was allocated (every "
     "request for a coordinator or with reports:all), not one family's data",
     ("GET", "/supporting-families/outcomes-plan"): "the council's outcomes plan, the same for every family",

@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.access.decisions import AccessPolicy, AccessRefused, Basis
 from services.assessment import repository
 from services.assessment.clients import Consent
+from services.assessment.demographics import age_band
 from services.assessment.identifiers import IdentifierSystem, normalise
+from services.assessment.localities import Localities
 from services.assessment.models import Family, Person, PersonIdentifier
-from services.assessment.schemas import FamilyIn
+from services.assessment.schemas import ChildProfile, FamilyIn, ReportingProfile
 from services.assessment.service.access import authorise, record
 from services.assessment.service.errors import FamilyKnownAlready, FamilyNotFound
 from services.kit.auth import Principal
@@ -126,6 +128,34 @@ async def match_family(session: AsyncSession, identifiers: Sequence[tuple[str, s
         if normalised is not None:
             keys.append((system.value, normalised))
     return await repository.family_of_member_born(session, keys, born) if keys else None
+
+
+async def reporting_profile(
+    session: AsyncSession, principal: Principal, localities: Localities, family_id: str, on: date
+) -> ReportingProfile:
+    """What the reports may know of a family, for a platform service acting as itself: its locality and, per
+    child, an age band on `on`, sex and ethnicity category. The postcode and the dates of birth stay here.
+
+    The family's locality is that of the first member, in the order they were given, whose postcode the
+    council's lookup places. The read is audited on the service's own basis, like the needs it reads.
+    """
+    await require_family(session, family_id)
+    people = await repository.members(session, [family_id])
+    place = next((found for person in people if (found := localities.of(person.postcode)) is not None), None)
+    profile = ReportingProfile(
+        family_id=family_id,
+        on=on,
+        locality_code=place.code if place else None,
+        locality_name=place.name if place else None,
+        children=[
+            ChildProfile(age_band=age_band(person.date_of_birth, on), sex=person.sex, ethnicity=person.ethnicity)
+            for person in people
+            if person.role == "child"
+        ],
+    )
+    record(session, principal, "read_reporting_profile", "family", family_id, family_id,
+           Basis("service", principal.subject))  # fmt: skip
+    return profile
 
 
 async def _authorise_read(session: AsyncSession, policy: AccessPolicy, principal: Principal, family: Family) -> Basis:

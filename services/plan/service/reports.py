@@ -10,7 +10,7 @@ CSV form).
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from services.kit.auth import Principal
 from services.kit.breakdowns import breakdown
 from services.kit.clock import now
 from services.plan import repository
+from services.plan.population import LocalityPopulation
 from services.plan.schemas import (
     AssessmentsStarted,
     Caseload,
@@ -30,17 +31,24 @@ from services.plan.schemas import (
     Closures,
     DistanceTravelled,
     DurationRow,
+    Localities,
+    LocalityRow,
     Measure,
     MovementRow,
+    NeedRow,
+    NeedsProfile,
     OpenWork,
     OpenWorkRow,
     OverdueRow,
     Period,
     PlanDuration,
     ReasonRow,
+    ReferralSources,
     ReReferrals,
     ReviewsOverdue,
+    SourceRow,
     StartedByType,
+    StartedInLocality,
     StartedRow,
     StepDownOutcomes,
     StepDownRow,
@@ -67,9 +75,24 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-# The breakdowns a report of plans can give: columns of the plan (`repository.BREAKDOWNS`).
+# The breakdowns a report of plans can give: columns of the plan, the family's locality, or its children's age
+# band, sex and ethnicity from the read model (`repository.BREAKDOWNS`).
 BY_PLAN = tuple(repository.BREAKDOWNS)
 NOT_RECORDED = "not_recorded"
+COUNTS_PLANS = (
+    " Without a breakdown, or by level_of_need, lead_agency, agency or locality (the family's, from the council's "
+    "postcode lookup), it counts plans."
+)
+COUNTS_CHILDREN = (
+    " By age_band (on the day the plan last opened), sex or ethnicity (the Census category) it counts children: "
+    "each plan counts once for each child of its family, in that child's group, so the groups add up to more "
+    "than the plans; a family not yet profiled counts once, under not_recorded."
+)
+
+
+def _counting(definition: str, by: str | None) -> str:
+    """A report's definition, with what its breakdown counts: plans or children."""
+    return definition + (COUNTS_CHILDREN if by in repository.CHILD_BREAKDOWNS else COUNTS_PLANS)
 
 
 def _label(group: str | None) -> str:
@@ -85,44 +108,112 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-async def assessments_started(session: AsyncSession, principal: Principal, period: Period, form_key: str) -> Answer:
-    """Assessments started in the period, per organisation type and per organisation."""
+ASSESSMENTS_STARTED = (
+    "Assessments of the form started in the period (by when they were started), per type of organisation and per "
+    "organisation that started them, each with its share of the total; and per locality of the family (from the "
+    "council's postcode lookup; a family whose postcode it does not place is not_recorded). The rate per 10,000 "
+    "children is the assessments started over the council's child population (of the locality asked for, or of "
+    "all its localities), times 10,000; a locality the council gives no population for has none."
+)
+
+
+def _rate(part: int, children: int | None) -> float | None:
+    return round(part * 10_000 / children, 1) if children else None
+
+
+async def assessments_started(
+    session: AsyncSession,
+    principal: Principal,
+    period: Period,
+    form_key: str,
+    population: Mapping[str, LocalityPopulation],
+    locality: str | None,
+) -> Answer:
+    """Assessments started in the period, per organisation type, per organisation and per locality, with shares
+    and rates per 10,000 children."""
     started = await repository.assessments_started(
-        session, _visible_to(principal), form_key, _midnight(period.start), _midnight(period.end + timedelta(days=1))
+        session,
+        _visible_to(principal),
+        form_key,
+        _midnight(period.start),
+        _midnight(period.end + timedelta(days=1)),
+        locality,
     )
-    counts = Counter((row.organisation_type, row.organisation_id) for row in started)
+    by_organisation: Counter[tuple[str, str]] = Counter()
     by_type: Counter[str] = Counter()
-    for (organisation_type, _), number in counts.items():
-        by_type[organisation_type] += number
-    rows = [StartedRow(organisation_type=t, organisation_id=o, started=n) for (t, o), n in sorted(counts.items())]
+    by_locality: Counter[str] = Counter({code: 0 for code in population if locality in (None, code)})
+    for row in started:
+        by_organisation[(row.organisation_type, row.organisation_id)] += row.started
+        by_type[row.organisation_type] += row.started
+        by_locality[_label(row.locality)] += row.started
+    total = by_organisation.total()
+    children = (
+        sum(place.children for place in population.values()) or None
+        if locality is None
+        else (population[locality].children if locality in population else None)
+    )
+    places = [
+        StartedInLocality(
+            locality=code,
+            started=n,
+            share=_share(n, total),
+            children=population[code].children if code in population else None,
+            rate_per_10000_children=_rate(n, population[code].children if code in population else None),
+        )
+        for code, n in sorted(by_locality.items())
+    ]
+    rows = [
+        StartedRow(organisation_type=t, organisation_id=o, started=n, share=_share(n, total))
+        for (t, o), n in sorted(by_organisation.items())
+    ]
     report = AssessmentsStarted(
         period=period,
         form_key=form_key,
-        total=sum(counts.values()),
-        by_organisation_type=[StartedByType(organisation_type=t, started=n) for t, n in sorted(by_type.items())],
+        locality=locality,
+        definition=ASSESSMENTS_STARTED,
+        total=total,
+        children=children,
+        rate_per_10000_children=_rate(total, children),
+        by_organisation_type=[
+            StartedByType(organisation_type=t, started=n, share=_share(n, total)) for t, n in sorted(by_type.items())
+        ],
         by_organisation=rows,
+        by_locality=places,
     )
     return report, [row.model_dump() for row in rows]
 
 
-async def time_to_plan(session: AsyncSession, principal: Principal, period: Period) -> Answer:
-    """Of plans activated in the period: median days from the request for support; share within 10 working days."""
-    rows = await repository.activated_plans(session, _visible_to(principal), period.start, period.end)
-    days = [(row.activated_on - (row.requested_on or row.opened_on)).days for row in rows]
-    within = sum(1 for row in rows if (row.working_days_to_active or 0) <= WORKING_DAYS_TARGET)
+TIME_TO_PLAN = (
+    "Plans activated in the period (by the day practitioners recorded): the working days from the family's request "
+    "for support (or, without one, the plan's opening) to the plan's activation, as working days after the first "
+    "day up to and including the last, weekends and the bank holidays of England and Wales left out; the median "
+    "and the share within 10 are in that one unit. The time from a request to the front door's offer of help is "
+    "the front door's report (/reports/front-door)."
+)
+
+
+async def time_to_plan(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
+    """Of plans activated in the period: median working days from the request for support; share within 10."""
+    rows = await repository.activated_plans(session, _visible_to(principal), period.start, period.end, locality)
+    days = [row.working_days_to_active or 0 for row in rows]
+    within = sum(1 for n in days if n <= WORKING_DAYS_TARGET)
     report = TimeToPlan(
         period=period,
+        locality=locality,
+        definition=TIME_TO_PLAN,
         plans_activated=len(rows),
-        median_days=statistics.median(days) if days else None,
+        median_working_days=statistics.median(days) if days else None,
         within_10_working_days=within,
         share_within_10_working_days=_share(within, len(rows)),
     )
-    return report, [report.model_dump(exclude={"period"})]
+    return report, [report.model_dump(exclude={"period", "definition"})]
 
 
-async def closures(session: AsyncSession, principal: Principal, period: Period) -> Answer:
+async def closures(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Episodes of plans closed in the period by reason, and the share closed with outcomes met."""
-    counts = Counter(await repository.close_reasons(session, _visible_to(principal), period.start, period.end))
+    counts = Counter(
+        await repository.close_reasons(session, _visible_to(principal), period.start, period.end, locality)
+    )
     closed = sum(counts.values())
     rows = [ReasonRow(reason=reason, plans=n) for reason, n in sorted(counts.items())]
     report = Closures(
@@ -198,11 +289,15 @@ RE_REFERRAL_MEASURES = (
 )  # fmt: skip
 
 
-async def re_referrals(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def re_referrals(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Re-referrals to early help within 6 and 12 months, and referrals to social care within 6 weeks and 6
     months, of the episodes closed in the period."""
     by = breakdown(by, BY_PLAN)
-    rows = await repository.closures_and_returns(session, _visible_to(principal), period.start, period.end, by)
+    rows = await repository.closures_and_returns(
+        session, _visible_to(principal), period.start, period.end, by, locality
+    )
     cohort = [row for row in rows if row.close_reason != STEPPED_UP]
     groups: dict[str | None, list[repository.AfterClosure]] = {None: cohort}
     if by:
@@ -222,7 +317,7 @@ async def re_referrals(session: AsyncSession, principal: Principal, period: Peri
     report = ReReferrals(
         period=period,
         by=by,
-        definition=RE_REFERRALS,
+        definition=_counting(RE_REFERRALS, by),
         closed=len(cohort),
         stepped_up=len(rows) - len(cohort),
         measures=measures,
@@ -232,14 +327,25 @@ async def re_referrals(session: AsyncSession, principal: Principal, period: Peri
 
 OPEN_WORK = (
     "Early help plans started (activated) by the day whose episode was open on it (opened by then, not closed "
-    "before the next day), the families they are for and the children in those families."
+    "before the next day), the families they are for and the children in those families. By locality, a group "
+    "counts the plans of the families in it (from the council's postcode lookup)."
+)
+OPEN_WORK_BY_CHILD = (
+    " By age_band (on the day the plan last opened), sex or ethnicity (the Census category), a group's children "
+    "are the children in it and its plans and families those with a child in it: a plan with children in two "
+    "groups is in both, so the groups' plans add up to more than the total; a family not yet profiled counts "
+    "its children under not_recorded."
 )
 
 
-async def open_work(session: AsyncSession, principal: Principal, on: date, by: str | None) -> Answer:
+async def open_work(
+    session: AsyncSession, principal: Principal, on: date, by: str | None, locality: str | None
+) -> Answer:
     """Open plans on a day, and the families and children they support."""
     by = breakdown(by, BY_PLAN)
-    rows = await repository.open_on(session, _visible_to(principal), on, by)
+    rows = await repository.open_on(session, _visible_to(principal), on, by, locality)
+    # By a child's breakdown a plan is in each group a child of its family is in: the totals are counted apart.
+    totals = await repository.open_on(session, _visible_to(principal), on, None, locality) if by else rows
     groups = sorted(
         (OpenWorkRow(group=_label(row.group), plans=row.plans, families=row.families, children=row.children)
          for row in rows if row.plans),
@@ -248,10 +354,10 @@ async def open_work(session: AsyncSession, principal: Principal, on: date, by: s
     report = OpenWork(
         on=on,
         by=by,
-        definition=OPEN_WORK,
-        plans=sum(row.plans for row in rows),
-        families=sum(row.families for row in rows),
-        children=sum(row.children for row in rows),
+        definition=OPEN_WORK + (OPEN_WORK_BY_CHILD if by in repository.CHILD_BREAKDOWNS else ""),
+        plans=sum(row.plans for row in totals),
+        families=sum(row.families for row in totals),
+        children=sum(row.children for row in totals),
         groups=groups,
     )
     everyone = OpenWorkRow(group=None, plans=report.plans, families=report.families, children=report.children)
@@ -282,10 +388,12 @@ def _durations(group: str | None, reason: str | None, days: list[int]) -> Durati
     )
 
 
-async def plan_duration(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def plan_duration(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """How long the episodes closed in the period lasted, by close reason."""
     by = breakdown(by, BY_PLAN)
-    closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by)
+    closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by, locality)
     days: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
     for row in closed:
         length = (row.closed_on - row.opened_on).days
@@ -300,7 +408,7 @@ async def plan_duration(session: AsyncSession, principal: Principal, period: Per
     report = PlanDuration(
         period=period,
         by=by,
-        definition=PLAN_DURATION,
+        definition=_counting(PLAN_DURATION, by),
         closed=len(closed),
         median_days=statistics.median(everyone) if everyone else None,
         rows=rows,
@@ -313,11 +421,11 @@ REVIEWS_OVERDUE = (
 )
 
 
-async def reviews_overdue(session: AsyncSession, principal: Principal, by: str | None) -> Answer:
+async def reviews_overdue(session: AsyncSession, principal: Principal, by: str | None, locality: str | None) -> Answer:
     """Active plans whose next review is past, by lead agency unless another breakdown is asked for."""
     by = breakdown(by, BY_PLAN) or "lead_agency"
     today = now().date()
-    found = await repository.reviews_overdue(session, _visible_to(principal), today, by)
+    found = await repository.reviews_overdue(session, _visible_to(principal), today, by, locality)
     rows = sorted(
         (OverdueRow(group=_label(r.group), active=r.active, overdue=r.overdue, share=_share(r.overdue, r.active))
          for r in found),
@@ -327,7 +435,7 @@ async def reviews_overdue(session: AsyncSession, principal: Principal, by: str |
     report = ReviewsOverdue(
         on=today,
         by=by,
-        definition=REVIEWS_OVERDUE,
+        definition=_counting(REVIEWS_OVERDUE, by),
         active=active,
         overdue=overdue,
         share=_share(overdue, active),
@@ -351,13 +459,16 @@ def _movement(first: dict[str, Any], latest: dict[str, Any]) -> str:
     return "improved" if after > before else "worse" if after < before else "same"
 
 
-async def distance_travelled(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def distance_travelled(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Movement on the change matrix between each plan's first and latest review, per outcome area."""
     by = breakdown(by, BY_PLAN)
     start, end = period.start.isoformat(), period.end.isoformat()  # reviews hold their dates as ISO strings
     counts: dict[tuple[str | None, str], Counter[str]] = defaultdict(Counter)
     plans = 0
-    for row in await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by):
+    found = await repository.reviewed_plans(session, _visible_to(principal), period.start, period.end, by, locality)
+    for row in found:
         reviews = sorted(
             (r for r in row.reviews if r["held_on"] <= end), key=lambda r: (r["held_on"], r["recorded_at"])
         )
@@ -386,7 +497,7 @@ async def distance_travelled(session: AsyncSession, principal: Principal, period
     report = DistanceTravelled(
         period=period,
         by=by,
-        definition=DISTANCE_TRAVELLED,
+        definition=_counting(DISTANCE_TRAVELLED, by),
         plans=plans,
         goals=sum(row.goals for row in rows),
         improved=sum(row.improved for row in rows),
@@ -408,11 +519,13 @@ BACK_TO_SOCIAL_CARE = (
 )
 
 
-async def step_down_outcomes(session: AsyncSession, principal: Principal, period: Period, by: str | None) -> Answer:
+async def step_down_outcomes(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """The families social care stepped down to early help in the period: how their plans closed, and how many
     came back to social care within 6 months."""
     by = breakdown(by, BY_PLAN)
-    found = await repository.stepped_down(session, _visible_to(principal), period.start, period.end, by)
+    found = await repository.stepped_down(session, _visible_to(principal), period.start, period.end, by, locality)
     outcomes: Counter[tuple[str | None, str]] = Counter()
     groups: dict[str | None, list[tuple[date, date | None]]] = {None: []}
     for row in found:
@@ -433,7 +546,7 @@ async def step_down_outcomes(session: AsyncSession, principal: Principal, period
     report = StepDownOutcomes(
         period=period,
         by=by,
-        definition=STEP_DOWN_OUTCOMES,
+        definition=_counting(STEP_DOWN_OUTCOMES, by),
         stepped_down=len(found),
         outcomes=rows,
         measures=measures,
@@ -447,9 +560,9 @@ CASELOAD = (
 )
 
 
-async def caseload(session: AsyncSession, principal: Principal) -> Answer:
+async def caseload(session: AsyncSession, principal: Principal, locality: str | None) -> Answer:
     """Families and children on each lead professional's active plans, today."""
-    found = await repository.active_caseloads(session, _visible_to(principal))
+    found = await repository.active_caseloads(session, _visible_to(principal), locality)
     rows = sorted(
         (CaseloadRow(lead_email=r.lead_email, lead_organisation_id=r.lead_organisation_id, families=r.families,
                      children=r.children) for r in found),
@@ -459,14 +572,14 @@ async def caseload(session: AsyncSession, principal: Principal) -> Answer:
     return report, [row.model_dump() for row in rows]
 
 
-async def claims(session: AsyncSession, principal: Principal, period: Period) -> Answer:
+async def claims(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Supporting Families claim candidates.
 
     Episodes closed in the period with every need met, in 3 or more outcome areas, and no re-referral
     or step-up for 6 months after closure.
     """
     closed, families = await repository.closed_with_every_need_met(
-        session, _visible_to(principal), period.start, period.end, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
+        session, _visible_to(principal), period.start, period.end, locality, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
     )
     afterwards = FamilyAfterwards(families)
     today = now().date()
@@ -484,3 +597,75 @@ async def claims(session: AsyncSession, principal: Principal, period: Period) ->
         )
     report = Claims(period=period, candidates=candidates, awaiting_six_months=awaiting)
     return report, [row.model_dump() for row in candidates]
+
+
+async def localities(session: AsyncSession, population: Mapping[str, LocalityPopulation]) -> Answer:
+    """The council's localities with their child population, and any other a family is kept in (no population)."""
+    rows = {
+        code: LocalityRow(code=code, name=place.name, children=place.children) for code, place in population.items()
+    }
+    for code, name in await repository.profiled_localities(session):
+        rows.setdefault(code, LocalityRow(code=code, name=name, children=None))
+    ordered = sorted(rows.values(), key=lambda row: (row.name or row.code, row.code))
+    return Localities(localities=ordered), [row.model_dump() for row in ordered]
+
+
+REFERRAL_SOURCES = (
+    "Where early help came from. Plans opened in the period (their first opening; discarded drafts aside), by "
+    "source: step_down_from_social_care (social care stepped the family down), front_door_request (a request for "
+    "support came first: the front door passed it on), agency_assessment (an agency's own early help assessment), "
+    "each with its share of the plans opened. And the requests for support submitted in the period, by the type "
+    "of organisation that made them, each with its share. Counts plans and requests."
+)
+
+
+def _sources(found: Sequence[tuple[str, int]]) -> tuple[int, list[SourceRow]]:
+    total = sum(n for _, n in found)
+    return total, [SourceRow(source=s, count=n, share=_share(n, total)) for s, n in sorted(found)]
+
+
+async def referral_sources(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
+    """Plans opened in the period by where they came from, and requests for support by who made them."""
+    visible_to = _visible_to(principal)
+    plans, plan_rows = _sources(await repository.plan_sources(session, visible_to, period.start, period.end, locality))
+    since, before = _midnight(period.start), _midnight(period.end + timedelta(days=1))
+    requests, request_rows = _sources(await repository.request_sources(session, visible_to, since, before, locality))
+    report = ReferralSources(
+        period=period,
+        locality=locality,
+        definition=REFERRAL_SOURCES,
+        plans_opened=plans,
+        plan_sources=plan_rows,
+        requests_for_support=requests,
+        request_sources=request_rows,
+    )
+    rows = [{"counted": "plans", **row.model_dump()} for row in plan_rows]
+    rows += [{"counted": "requests_for_support", **row.model_dump()} for row in request_rows]
+    return report, rows
+
+
+NEEDS_PROFILE = (
+    "The presenting needs of the plans opened in the period (their first opening; discarded drafts aside), as the "
+    "early help assessment found them, by outcome area: how many plans had a need in the area and its share of "
+    "the plans opened, and how many needs there were; the `top` areas with the most plans. Counts plans (a plan "
+    "with needs in three areas counts in each)."
+)
+
+
+async def needs_profile(
+    session: AsyncSession, principal: Principal, period: Period, top: int, locality: str | None
+) -> Answer:
+    """The outcome areas of the needs of the plans opened in the period, the most common first."""
+    found = await repository.needs_of_plans_opened(session, _visible_to(principal), period.start, period.end, locality)
+    plans: Counter[str] = Counter()
+    needs: Counter[str] = Counter()
+    for plan_needs in found:
+        areas = [need["outcome_area"] for need in plan_needs]
+        needs.update(areas)
+        plans.update(set(areas))
+    ranked = sorted(plans.items(), key=lambda item: (-item[1], item[0]))[:top]
+    rows = [NeedRow(outcome_area=a, plans=n, needs=needs[a], share=_share(n, len(found))) for a, n in ranked]
+    report = NeedsProfile(
+        period=period, locality=locality, definition=NEEDS_PROFILE, plans_opened=len(found), top=top, rows=rows
+    )
+    return report, [row.model_dump() for row in rows]

@@ -1,0 +1,252 @@
+"""Reports by place and people: the plan service keeps each family's locality and its children's age bands, sex and
+ethnicity (read from the assessment service when a plan opens or reopens), breaks the plan reports down by them,
+narrows them to a locality, and lists the localities with the council's child population. No reporting table and
+no answer holds a name, date of birth, NHS number or postcode."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, inspect, select, text
+from sqlmodel import col
+
+from services.plan.models import ReportingChild, ReportingFamily
+from tests.support.organisations import Organisation
+from tests.support.plan import EVERY_SCOPE, PlanStack
+from tests.support.samples import nhs_numbers
+from tests.support.waiting import eventually
+
+TODAY = date.today()
+
+
+def _born(years: int) -> str:
+    """A birth date `years` whole years (and ten days) before today, whatever today is."""
+    return (TODAY - timedelta(days=365 * years + 10)).isoformat()
+
+
+def _child(nhs: str, given: str, born: str | None, **details: str) -> dict[str, Any]:
+    return {
+        "role": "child",
+        "given_name": given,
+        "family_name": "Okafor",
+        **({"date_of_birth": born} if born else {}),
+        "identifiers": [{"system": "nhs", "value": nhs}],
+        **details,
+    }
+
+
+A_NHS, A2_NHS, B_NHS, C_NHS = nhs_numbers(4, start=943477000)
+# A: in LS6 (Northfield), a girl of 9 and a boy of 4; B: in LS8 (Eastgate), a girl of 17; C: nothing recorded.
+FAMILIES = {
+    "a": [
+        _child(A_NHS, "Amara", _born(9), sex="female", ethnicity="white_british", postcode="LS6 2AB"),
+        _child(A2_NHS, "Tobi", _born(4), sex="male", ethnicity="black_african"),
+        {"role": "adult", "given_name": "Grace", "family_name": "Okafor", "postcode": "LS6 2AB"},
+    ],
+    "b": [_child(B_NHS, "Chidi", _born(17), sex="female", ethnicity="asian_indian", postcode="LS8 1AA")],
+    "c": [_child(C_NHS, "Ife", None)],
+}
+PRIVATE = ("Amara", "Tobi", "Grace", "Chidi", "Ife", "Okafor", _born(9), _born(4), _born(17), "LS6", "LS8",
+           A_NHS, A2_NHS, B_NHS, C_NHS)  # fmt: skip
+
+
+def _council(stack: PlanStack) -> Organisation:
+    return stack.organisation("org-council", scopes=f"{EVERY_SCOPE} reports:all")
+
+
+async def _report(stack: PlanStack, who: Organisation, name: str, **params: str) -> dict[str, Any]:
+    response = await stack.plans.get(f"/reports/{name}", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    assert not any(private in response.text for private in PRIVATE)
+    report: dict[str, Any] = response.json()
+    return report
+
+
+async def _profiled(stack: PlanStack, families: int) -> None:
+    async def kept() -> bool:
+        async with stack.plan_app.state.database.sessionmaker() as session:
+            return bool(await session.scalar(select(func.count()).select_from(ReportingFamily)) == families)
+
+    await eventually(kept)
+
+
+async def _active_plans(stack: PlanStack, council: Organisation) -> dict[str, dict[str, Any]]:
+    plans = {}
+    for name, members in FAMILIES.items():
+        response = await stack.assessment.post("/families", json={"members": members}, headers=council.headers)
+        assert response.status_code == 201, response.text
+        family_id = response.json()["id"]
+        await stack.submit(council, family_id)
+        plans[name] = await stack.active_plan(council, family_id)
+    await _profiled(stack, len(FAMILIES))
+    return plans
+
+
+def _groups(report: dict[str, Any], *counts: str) -> dict[str, tuple[int, ...]]:
+    return {row["group"]: tuple(row[count] for count in counts) for row in report["groups"]}
+
+
+async def test_open_work_by_locality_and_by_a_childs_breakdown_and_narrowed_to_a_locality(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    await _active_plans(stack, council)
+
+    by_place = await _report(stack, council, "open-work", by="locality")
+    assert (by_place["plans"], by_place["families"], by_place["children"]) == (3, 3, 4)
+    assert _groups(by_place, "plans", "families", "children") == {
+        "eastgate": (1, 1, 1),
+        "northfield": (1, 1, 2),  # A's two children
+        "not_recorded": (1, 1, 1),  # C has no postcode
+    }
+    assert "By locality, a group counts the plans" in by_place["definition"]
+
+    # Each child in their band: A's plan is in two groups, so the groups' plans (4) add up to more than the total.
+    by_age = await _report(stack, council, "open-work", by="age_band")
+    assert (by_age["plans"], by_age["children"]) == (3, 4)
+    assert _groups(by_age, "plans", "children") == {
+        "1_to_4": (1, 1),
+        "5_to_9": (1, 1),
+        "16_to_17": (1, 1),
+        "not_recorded": (1, 1),  # Ife's birth date is not recorded
+    }
+    assert "add up to more than the total" in by_age["definition"]
+
+    northfield = await _report(stack, council, "open-work", by="sex", locality="northfield")
+    assert (northfield["plans"], northfield["families"], northfield["children"]) == (1, 1, 2)
+    assert _groups(northfield, "plans", "children") == {"female": (1, 1), "male": (1, 1)}
+
+    nowhere = await _report(stack, council, "open-work", locality="no-such-place")
+    assert (nowhere["plans"], nowhere["children"], nowhere["groups"]) == (0, 0, [])
+
+    rows = await stack.plans.get(
+        "/reports/open-work", params={"by": "locality"}, headers={**council.headers, "Accept": "text/csv"}
+    )
+    assert rows.status_code == 200 and rows.text.splitlines() == [
+        "group,plans,families,children",
+        ",3,3,4",
+        "eastgate,1,1,1",
+        "northfield,1,1,2",
+        "not_recorded,1,1,1",
+    ]
+
+
+async def test_reviews_overdue_by_ethnicity_counts_children_and_by_locality_plans(plan_stack: PlanStack) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    await _active_plans(stack, council)
+
+    by_ethnicity = await _report(stack, council, "reviews-overdue", by="ethnicity")
+    assert {row["group"]: row["active"] for row in by_ethnicity["rows"]} == {
+        "asian_indian": 1,
+        "black_african": 1,
+        "white_british": 1,
+        "not_recorded": 1,
+    }
+    assert by_ethnicity["active"] == 4 and "it counts children" in by_ethnicity["definition"]
+
+    by_place = await _report(stack, council, "reviews-overdue", by="locality")
+    assert {row["group"]: row["active"] for row in by_place["rows"]} == {
+        "eastgate": 1,
+        "northfield": 1,
+        "not_recorded": 1,
+    }
+    assert by_place["active"] == 3 and "it counts plans" in by_place["definition"]
+    eastgate = await _report(stack, council, "reviews-overdue", locality="eastgate")
+    assert (eastgate["active"], [row["group"] for row in eastgate["rows"]]) == (1, ["org-council"])
+
+
+async def test_the_localities_are_the_councils_with_their_child_population(plan_stack: PlanStack) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    assert await _report(stack, council, "localities") == {
+        "localities": [
+            {"code": "eastgate", "name": "Eastgate", "children": 15320},
+            {"code": "northfield", "name": "Northfield", "children": 12400},
+            {"code": "riverside", "name": "Riverside", "children": 8150},
+            {"code": "southmoor", "name": "Southmoor", "children": 11875},
+            {"code": "westmoor", "name": "Westmoor", "children": 9730},
+        ]
+    }
+
+
+async def test_a_reopened_plan_reads_the_familys_profile_again(plan_stack: PlanStack) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    plans = await _active_plans(stack, council)
+    family_id = plans["a"]["family_id"]
+    closed = await stack.change(council, plans["a"], "/close", {"reason": "outcomes_met"})
+    async with stack.plan_app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(delete(ReportingChild).where(col(ReportingChild.family_id) == family_id))
+        await session.execute(delete(ReportingFamily).where(col(ReportingFamily.family_id) == family_id))
+
+    await stack.change(council, closed, "/reopen", {"reason": "The family asked for help again."})
+    await _profiled(stack, 3)
+    async with stack.plan_app.state.database.sessionmaker() as session:
+        kept = await session.get(ReportingFamily, family_id)
+        children = (
+            await session.scalars(select(ReportingChild).where(col(ReportingChild.family_id) == family_id))
+        ).all()
+    assert kept is not None and (kept.locality_code, kept.profiled_on) == ("northfield", TODAY)
+    assert sorted((c.age_band, c.sex, c.ethnicity) for c in children) == [
+        ("1_to_4", "male", "black_african"),
+        ("5_to_9", "female", "white_british"),
+    ]
+
+
+async def test_no_reporting_table_or_answer_holds_a_name_birth_date_nhs_number_or_postcode(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    await _active_plans(stack, council)
+    async with stack.plan_app.state.database.sessionmaker() as session:
+        columns = await session.run_sync(
+            lambda sync: {
+                table: {column["name"] for column in inspect(sync.connection()).get_columns(table)}
+                for table in ("reporting_family", "reporting_child")
+            }
+        )
+        rows = [
+            [str(value) for value in row]
+            for table in columns
+            for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()  # the two names above
+        ]
+    assert columns == {
+        "reporting_family": {"family_id", "locality_code", "locality_name", "profiled_on", "refreshed_at"},
+        "reporting_child": {"family_id", "position", "age_band", "sex", "ethnicity"},
+    }
+    assert len(rows) == 3 + 4
+    assert not any(private in value for row in rows for value in row for private in PRIVATE)
+    for name in ("open-work", "reviews-overdue", "plan-duration", "distance-travelled", "re-referrals"):
+        for by in ("locality", "age_band", "sex", "ethnicity"):
+            await _report(stack, council, name, by=by)  # each answer is scanned for them
+    every_report = ("assessments-started", "time-to-plan", "closures", "re-referrals", "open-work", "plan-duration",
+                    "reviews-overdue", "distance-travelled", "step-down-outcomes", "caseload", "claims",
+                    "referral-sources", "needs-profile", "localities")  # fmt: skip
+    for name in every_report:
+        await _report(stack, council, name, locality="northfield")
+
+
+async def test_assessments_started_give_shares_and_rates_per_10000_children_overall_and_by_locality(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    await _active_plans(stack, council)  # one assessment each for A (Northfield), B (Eastgate) and C (nowhere)
+    population = 8150 + 12400 + 15320 + 11875 + 9730  # the demo council's children, every locality
+
+    started = await _report(stack, council, "assessments-started")
+    assert (started["total"], started["children"]) == (3, population)
+    assert started["rate_per_10000_children"] == round(3 * 10_000 / population, 1) == 0.5
+    assert started["by_organisation"] == [
+        {"organisation_type": "council", "organisation_id": "org-council", "started": 3, "share": 1.0}
+    ]
+    assert {row["locality"]: (row["started"], row["share"], row["rate_per_10000_children"])
+            for row in started["by_locality"]} == {
+        "eastgate": (1, 0.3333, 0.7),  # 10,000 / 15,320 = 0.65
+        "northfield": (1, 0.3333, 0.8),  # 10,000 / 12,400 = 0.81
+        "riverside": (0, 0.0, 0.0),
+        "southmoor": (0, 0.0, 0.0),
+        "westmoor": (0, 0.0, 0.0),
+        "not_recorded": (1, 0.3333, None),  # no population to divide by
+    }  # fmt: skip
+    assert "per 10,000 children" in started["definition"]
+
+    northfield = await _report(stack, council, "assessments-started", locality="northfield")
+    assert (northfield["total"], northfield["children"], northfield["rate_per_10000_children"]) == (1, 12400, 0.8)
+    assert [row["locality"] for row in northfield["by_locality"]] == ["northfield"]
