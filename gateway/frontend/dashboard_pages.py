@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from gateway.frontend import measures
 from gateway.frontend.bar_chart import bar_chart_svg
-from gateway.frontend.calls import ServiceProblem, StaffCalls
+from gateway.frontend.calls import StaffCalls
 from gateway.frontend.pages import organisation_names
 from gateway.frontend.questions import format_date, read_date
 from gateway.frontend.sessions import SignedIn
@@ -50,13 +50,8 @@ def _a_year_before(day: date) -> date:
 
 
 async def _localities(calls: StaffCalls) -> list[dict[str, Any]]:
-    """The council's localities, or none while the plan service does not list them (404): the page works without."""
-    try:
-        answer = await calls.get(LOCALITIES)
-    except ServiceProblem as problem:
-        if problem.status == 404:
-            return []
-        raise
+    """The council's localities, as the plan service lists them from the council's population file."""
+    answer = await calls.get(LOCALITIES)
     return list(answer.get("localities") or []) if isinstance(answer, dict) else []
 
 
