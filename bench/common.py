@@ -35,7 +35,7 @@ from services.kit.natsserver import NatsServer, free_port
 from services.kit.settings import DatabaseSettings, NatsSettings
 
 DATABASE_URL_ENV = "BENCH_DATABASE_URL"
-START_TIMEOUT_SECONDS = 30.0
+START_TIMEOUT_SECONDS = 120.0  # as deploy.supervisor: a loaded 2-core machine takes over 30 s to start a process
 STOP_TIMEOUT_SECONDS = 15.0
 GATEWAY_CLIENT_ID = "bench-admin"
 SERVICE_CLIENT_ID = "bench-services"

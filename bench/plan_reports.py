@@ -1,6 +1,8 @@
 """Each report of the plan service over 100,000 plans, next to a bare FastAPI endpoint answering as many bytes.
 
-The aim, on PostgreSQL, is every report under 1 s. The plan service
+The aim, on PostgreSQL, is every report under 500 ms at p99; the reports timed
+are every `/reports/...` route of the plan service, read from its router, so a
+new report is timed without a change here. The plan service
 (`services.plan.main:create_app`) runs one uvicorn worker on a free 127.0.0.1
 port with a scratch database of its own, on SQLite and then on PostgreSQL, and
 a nats-server shared with the real gateway, which has a database of its own and
@@ -50,6 +52,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
 from sqlalchemy import Table, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -73,6 +77,7 @@ from bench.common import (
     wait_healthy,
 )
 from services.kit.natsserver import free_port
+from services.plan import routes as plan_routes
 from services.plan.document import (
     Action,
     Attendee,
@@ -90,22 +95,16 @@ from services.plan.service import lifecycle
 from services.plan.service.lifecycle import REVIEW_INTERVAL, days_since_closure, plan_organisations, requested_on
 from services.plan.transitions import STEPPED_UP
 
-TARGET_MS = 1000.0
-REPORTS = (
-    "assessments-started",
-    "time-to-plan",
-    "closures",
-    "re-referrals",
-    "caseload",
-    "claims",
-    "open-work",
-    "plan-duration",
-    "reviews-overdue",
-    "distance-travelled",
-    "step-down-outcomes",
-)
-# Caseload, open work and overdue reviews are as of today; the others cover 12 months.
-PERIOD_MONTHS = {"re-referrals": 3, "caseload": 0, "open-work": 0, "reviews-overdue": 0}
+TARGET_MS = 500.0
+# Every report the plan service answers, by its path under /reports/, and whether it takes a period (`from`, `to`):
+# those that do not are as of a day (today).
+REPORTS: dict[str, bool] = {
+    route.path.removeprefix("/reports/"): "from" in {param.alias for param in get_flat_params(route.dependant)}
+    for route in plan_routes.reports.routes
+    if isinstance(route, APIRoute)
+}
+# The period each report covers: 12 months, but re-referrals 3, as councils publish it.
+PERIOD_MONTHS = {"re-referrals": 3}
 # How many plans, episodes or assessments each report's answer counts, by the field that says so.
 COUNTED_BY = {
     "assessments-started": "total",
@@ -748,27 +747,29 @@ def months_before(day: date, months: int) -> date:
 
 
 def period(report: str, today: date) -> dict[str, str]:
-    """From the day after the same day `months` ago to today; caseload takes no period."""
-    months = PERIOD_MONTHS.get(report, 12)
-    if not months:
+    """From the day after the same day `months` ago to today; nothing for a report as of today."""
+    if not REPORTS[report]:
         return {}
+    months = PERIOD_MONTHS.get(report, 12)
     return {"from": (months_before(today, months) + timedelta(days=1)).isoformat(), "to": today.isoformat()}
 
 
-def counted(report: str, answer: dict[str, Any]) -> int:
-    """How many assessments or plans the report's answer counts."""
+def counted(report: str, answer: dict[str, Any]) -> int | str:
+    """How many assessments or plans the report's answer counts; "?" for a report this script does not know."""
     if report in COUNTED_BY:
         return int(answer[COUNTED_BY[report]])
     if report == "caseload":
         return sum(int(lead["families"]) for lead in answer["leads"])
-    return len(answer["candidates"]) + int(answer["awaiting_six_months"])
+    if report == "claims":
+        return len(answer["candidates"]) + int(answer["awaiting_six_months"])
+    return "?"
 
 
 @dataclass(frozen=True)
 class Timing:
     report: str
     token: str
-    counted: int
+    counted: int | str
     body_bytes: int
     service: Load
     baseline: Load
@@ -899,11 +900,11 @@ def report(result: BackendResult, data: PracticeData, arguments: argparse.Namesp
     print(data.proportions())
     print(
         f"(one uvicorn worker each; one request at a time, {arguments.requests} timed after {arguments.warmup} "
-        "warm-up requests per report; 12 months to today, re-referrals 3 months; "
+        "warm-up requests per report; 12 months to today, re-referrals 3 months, the others as of today; "
         "the baseline answers a JSON body of the same size; the client runs in this process on the same cores)"
     )
     print_table(
-        ["report", "token", "counted", "body KB", "p50 ms", "p99 ms", "baseline p50", "baseline p99", "under 1 s"],
+        ["report", "token", "counted", "body KB", "p50 ms", "p99 ms", "baseline p50", "baseline p99", "under 500 ms"],
         [
             [
                 timing.report,
@@ -923,7 +924,7 @@ def report(result: BackendResult, data: PracticeData, arguments: argparse.Namesp
     worst = max(result.timings, key=lambda timing: timing.service.p99)
     verdict = f"missed by {', '.join(missed)}" if missed else "met"
     slowest = f"slowest: {worst.report}, {worst.service.p99:,.0f} ms"
-    aim = f"every report under {TARGET_MS / 1000:g} s at p99: {verdict} ({slowest})"
+    aim = f"every report under {TARGET_MS:g} ms at p99: {verdict} ({slowest})"
     print(f"aim: {aim}" if result.backend == "postgresql" else f"aim (set for PostgreSQL, shown for comparison): {aim}")
     median_ratio = statistics.median(t.service.p50 / t.baseline.p50 for t in result.timings)
     print(f"p50, report / baseline, median over reports: {median_ratio:.1f}x")

@@ -95,6 +95,10 @@ class PlanEpisode(SQLModel, table=True):
     """An episode of a plan (`document.Episode`) as a row, written with the plan, for the reports to count."""
 
     __tablename__ = "plan_episode"
+    # The reports' look-up of a family's next episode after a closure, read from the index alone (plan_0008).
+    __table_args__ = (
+        Index("ix_plan_episode_family_id_opened_on", "family_id", "opened_on", "close_reason", "plan_id", "number"),
+    )
 
     plan_id: str = Field(foreign_key="plan.id", primary_key=True, max_length=36)
     number: int = Field(primary_key=True)

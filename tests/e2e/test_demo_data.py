@@ -1,4 +1,5 @@
-"""`make demo-data` fills a stack started by `make up`, and the councils' reports show what it printed."""
+"""`make demo-data` fills a stack started by `make up`, and the councils' reports show what it printed; on a
+test stack, the reports on what it loads show the seeds' proportions within a stated tolerance."""
 
 import json
 import math
@@ -15,10 +16,13 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from deploy.demo import CREDENTIALS_FILE, seed
 from services.assessment.identifiers import normalise_nhs_number
 from services.kit.natsserver import free_port
+from tests.support.gateway import BOOTSTRAP_ID, BOOTSTRAP_SECRET, GatewayStack
 from tests.support.makeup import REPOSITORY, MakeUp, bearer, fresh_copy
 from tools.synthetic.bodies import CONTACT_SUMMARIES, assessment_answers, request_answers
+from tools.synthetic.loader import load
 from tools.synthetic.people import LEADS, lead_email
 from tools.synthetic.proportions import (
     CLOSE_REASONS,
@@ -27,10 +31,12 @@ from tools.synthetic.proportions import (
     FRONT_DOOR_OUTCOMES,
     NO_PLAN_NEXT_STEPS,
     OUTCOMES_MET,
+    RE_REFERRAL_SHARE,
     REFERRAL_OUTCOMES,
     REOPENED_CLOSED_DAYS,
     REOPENED_SHARE,
     STEPPED_UP,
+    WINDOW_DAYS,
 )
 from tools.synthetic.stories import Story, as_of_today, plan_story
 
@@ -273,3 +279,91 @@ def test_make_demo_data_fills_the_stack_and_the_reports_count_what_it_printed(tm
         assert "POST /families answered 409" in again.stderr and "choose another --seed" in again.stderr
     finally:
         stack.stop()
+
+
+# The seeds' figures the reports on the demo data must show (tools/synthetic/proportions.py says whose each is),
+# and how far a report may be from each: TOLERANCE_ERRORS binomial standard errors of the figure for the number
+# of plans the report counts. The default seed's first PROPORTION_FAMILIES families close 71 plans, 30 of them
+# (not stepped up) six months or more before the load: about +/-17 points for two thirds, +/-11 for one in ten
+# and +/-14 for 7%. That is as close as a load this size can show; the stories themselves hold the shares within
+# a few points over thousands of families (`test_a_seed_tells_...` above), and the reports must count exactly
+# what the stories planned.
+SEEDS_FIGURES = {
+    "closed with outcomes met": CLOSE_REASONS[OUTCOMES_MET] / sum(CLOSE_REASONS.values()),
+    "stepped up to social care": CLOSE_REASONS[STEPPED_UP] / sum(CLOSE_REASONS.values()),
+    "back to early help within 6 months": RE_REFERRAL_SHARE,
+}
+TOLERANCE_ERRORS = 3
+PROPORTION_FAMILIES = 120
+PROPORTION_SEED = 1  # make demo-data's own
+SIX_MONTHS = timedelta(days=183)
+
+
+def within_tolerance(what: str, part: int, whole: int) -> None:
+    figure = SEEDS_FIGURES[what]
+    tolerance = TOLERANCE_ERRORS * math.sqrt(figure * (1 - figure) / whole)
+    assert abs(part / whole - figure) <= tolerance, f"{what}: {part} of {whole}, not {figure:.0%} +/- {tolerance:.1%}"
+
+
+async def test_the_reports_on_the_demo_data_show_the_seeds_proportions_and_the_ledger_its_claims(
+    stack: GatewayStack, tmp_path: Path
+) -> None:
+    gateway = stack.gateway
+    data = tmp_path / "demo"
+    data.mkdir()
+    await seed(gateway.url, data, BOOTSTRAP_ID, BOOTSTRAP_SECRET)
+    credentials = json.loads((data / CREDENTIALS_FILE).read_text())
+    printed = summary_counts(await load(gateway.url, credentials, PROPORTION_FAMILIES, PROPORTION_SEED, 8))
+    assert printed["families registered"] == PROPORTION_FAMILIES
+    council_client = next(c for c in credentials if c["type"] == "council")
+    token = await gateway.token(council_client["client_id"], council_client["client_secret"])
+    council = {"Authorization": f"Bearer {token}"}
+    as_of = as_of_today()
+    stories = [plan_story(PROPORTION_SEED, index, as_of) for index in range(PROPORTION_FAMILIES)]
+    endings = Counter(e.ending for story in stories for e in story.episodes if e.ending)
+
+    async def read(path: str, **params: str) -> Any:
+        answer = await gateway.http.get(path, params=params, headers=council)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    everything = {"from": (as_of - timedelta(days=WINDOW_DAYS)).isoformat(), "to": as_of.isoformat()}
+    closures = await read("/reports/closures", **everything)
+    by_reason = {row["reason"]: row["plans"] for row in closures["by_reason"]}
+    assert by_reason == endings, "each plan the stories closed, by its reason"
+    assert closures["closed"] == printed["plans closed"] == endings.total() > 60
+    assert closures["share_outcomes_met"] == round(by_reason[OUTCOMES_MET] / closures["closed"], 4)
+    within_tolerance("closed with outcomes met", by_reason[OUTCOMES_MET], closures["closed"])
+    within_tolerance("stepped up to social care", by_reason[STEPPED_UP], closures["closed"])
+
+    # Closures whose six months have all passed by the load: a family re-referred later than the load is not yet.
+    passed = as_of - SIX_MONTHS
+    cohort = [
+        (story, number)
+        for story in stories
+        for number, episode in enumerate(story.episodes)
+        if episode.ended is not None and episode.ending != STEPPED_UP and episode.ended <= passed
+    ]
+    came_back = sum(number + 1 < len(story.episodes) for story, number in cohort)
+    re_referrals = await read("/reports/re-referrals", **{**everything, "to": passed.isoformat()})
+    [back] = [
+        m for m in re_referrals["measures"] if m["measure"] == "early_help_within_6_months" and m["group"] is None
+    ]
+    assert back["complete"] is True
+    assert (back["numerator"], back["denominator"]) == (came_back, len(cohort)), "the stories' returns, counted"
+    within_tolerance("back to early help within 6 months", back["numerator"], back["denominator"])
+
+    # Supporting Families: the families the stories enrol joined, every claim the load made is in the ledger, year
+    # by year, and the claims report finds candidates among the plans closed with every need met.
+    enrolled = sum(story.supporting_families is not None for story in stories)
+    assert printed["supporting families: enrolled"] == enrolled > printed["supporting families: claimed"] > 0
+    years = {f"{year}-{(year + 1) % 100:02d}" for year in range(as_of.year - 2, as_of.year + 1)}
+    ledgers = [await read("/supporting-families/claims", year=year) for year in sorted(years)]
+    assert sum(ledger["claimed"] for ledger in ledgers) == printed["supporting families: claimed"]
+    routes: Counter[str] = Counter()
+    for ledger in ledgers:
+        routes.update(ledger["by_route"])
+    assert routes == {route: printed[f"supporting families claimed: {route}"] for route in routes}
+    assert all(ledger["payment_due"] == ledger["claimed"] * ledger["payment_per_claim"] for ledger in ledgers)
+    candidates = await read("/reports/claims", **everything)
+    assert candidates["candidates"], "plans closed with every need met and no return for six months"

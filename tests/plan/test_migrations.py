@@ -1,6 +1,6 @@
 """The lead's e-mail column comes with `plan_0002`, the referrals table with `plan_0004`, the contacts table with
-`plan_0005` and the Supporting Families ledger with `plan_0006`; each goes with its downgrade, leaving the plans as
-they were."""
+`plan_0005`, the Supporting Families ledger with `plan_0006` and the reports' index of a family's episodes with
+`plan_0008`; each goes with its downgrade, leaving the plans as they were."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -211,3 +211,19 @@ async def test_the_supporting_families_ledger_comes_with_plan_0006_once_per_epis
     await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
     async with database.engine.connect() as connection:
         assert {"supporting_families_enrolment", "supporting_families_claim"} <= set(await connection.run_sync(tables))
+
+
+async def test_the_family_returns_index_comes_with_plan_0008_and_goes_with_its_downgrade(database: Database) -> None:
+    await upgrade_database(database, [ACCESS_MIGRATIONS, MIGRATIONS])
+
+    def episode_indexes(connection: Connection) -> dict[str, list[str | None]]:
+        return {str(index["name"]): index["column_names"] for index in inspect(connection).get_indexes("plan_episode")}
+
+    async with database.engine.connect() as connection:
+        indexes = await connection.run_sync(episode_indexes)
+    family_returns = ["family_id", "opened_on", "close_reason", "plan_id", "number"]
+    assert indexes["ix_plan_episode_family_id_opened_on"] == family_returns
+    await _downgrade_to(database, "plan_0007")
+    async with database.engine.connect() as connection:
+        left = await connection.run_sync(episode_indexes)
+    assert "ix_plan_episode_family_id_opened_on" not in left and "ix_plan_episode_family_id" in left

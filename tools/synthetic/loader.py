@@ -4,11 +4,13 @@ A school, a health visitor or the council registers the family; a school's or he
 request for support is decided at the front door by the council, an early help
 coordinator; the council's early help team assesses the family, and the plan service
 opens a plan when the assessment's next step calls for one (or records its referral
-to social care). The plan is agreed, its contacts with the family are recorded, and it
-is reviewed and closed, stepped up to social care (and sometimes back down); some closed
-families come back, have their plan reopened, or are referred to social care. Social
-care's decision on each referral is recorded. The council authors the assessments
-because a plan belongs to the organisation whose assessment opened it, and of the demo
+to social care). The plan is agreed, its contacts with the family are recorded, the
+family joins Supporting Families on the council's outcomes plan, and the plan is reviewed
+and closed, stepped up to social care (and sometimes back down); some closed families come
+back, have their plan reopened, or are referred to social care. Social care's decision on
+each referral is recorded, and the council claims for the families whose progress or work
+has held for the outcomes plan's months. The council authors the assessments because a
+plan belongs to the organisation whose assessment opened it, and of the demo
 clients only the council's may change plans.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from services.plan.service.supporting_families import months_after
 from tools.synthetic.bodies import (
     TEAM_ROLES,
     assessment_answers,
@@ -43,7 +46,17 @@ from tools.synthetic.proportions import (
     REFERRERS,
     STEPPED_UP,
 )
-from tools.synthetic.stories import NEEDS, Episode, Referral, Story, as_of_today, plan_story
+from tools.synthetic.stories import (
+    CONTINUOUS_EMPLOYMENT,
+    NEEDS,
+    SIGNIFICANT_AND_SUSTAINED,
+    Enrolment,
+    Episode,
+    Referral,
+    Story,
+    as_of_today,
+    plan_story,
+)
 
 PLAN_OPENS_WITHIN_SECONDS = 120.0
 PROGRESS_EVERY_SECONDS = 10.0
@@ -65,10 +78,14 @@ DECISION_NOTES = {
 
 
 class Loader:
-    def __init__(self, gateway: Gateway, clients: dict[str, Client]) -> None:
+    def __init__(
+        self, gateway: Gateway, clients: dict[str, Client], outcomes_plan: dict[str, Any], as_of: date
+    ) -> None:
         self.gateway = gateway
         self.clients = clients
         self.council = clients["council"]
+        self.outcomes_plan = outcomes_plan  # as the plan service answers it: the claims' rules
+        self.as_of = as_of
         self.tally: Counter[str] = Counter()
         self.families_done = 0
 
@@ -81,10 +98,12 @@ class Loader:
         if story.front_door is not None:
             await self._front_door(story, referrer, family_id)
         plan: dict[str, Any] = {}
-        for episode in story.episodes:
+        enrolment_id = None
+        for number, episode in enumerate(story.episodes):
             if plan:
                 self.tally["re-referred"] += 1
-            plan = await self._episode(story, episode, family_id)
+            plan, enrolled = await self._episode(story, number, episode, family_id)
+            enrolment_id = enrolled or enrolment_id
         for referral in story.referrals:
             await self._referral(referral, family_id, plan)
         if story.reopened:
@@ -98,6 +117,8 @@ class Loader:
             )  # fmt: skip
             self.tally["stepped down"] += 1
             self.tally["plans in draft"] += 1
+        if story.supporting_families is not None and enrolment_id is not None:
+            await self._claim(story.supporting_families, enrolment_id)
         self.families_done += 1
 
     async def _front_door(self, story: Story, referrer: Client, family_id: str) -> None:
@@ -163,8 +184,11 @@ class Loader:
         )
         return changed
 
-    async def _episode(self, story: Story, episode: Episode, family_id: str) -> dict[str, Any]:
-        """The assessment and, when its next step calls for one, the plan it opens, told to its ending."""
+    async def _episode(
+        self, story: Story, number: int, episode: Episode, family_id: str
+    ) -> tuple[dict[str, Any], str | None]:
+        """The assessment and, when its next step calls for one, the plan it opens, told to its ending; and the
+        family's Supporting Families enrolment when it joined in this episode."""
         answers = assessment_answers(story, episode)
         if episode.discarded_draft:
             await self._assessment(self.council, family_id, "early-help-assessment", answers)
@@ -177,7 +201,7 @@ class Loader:
         self.tally["early help assessments"] += 1
         if not episode.opens_a_plan:
             self.tally[f"next step: {episode.next_step}"] += 1
-            return {"assessment_id": assessment["id"]}
+            return {"assessment_id": assessment["id"]}, None
         plan = await self._opened_plan(family_id)
         self.tally["plans opened"] += 1
         lead = self._lead(episode)
@@ -197,9 +221,11 @@ class Loader:
             plan = await self._change(plan, "POST", "/goals", body)
         if episode.activated is None:
             self.tally["plans in draft"] += 1
-            return plan
+            return plan, None
         plan = await self._change(plan, "POST", "/activate", {"activated_on": episode.activated.isoformat()})
         self.tally["plans activated"] += 1
+        enrolment = story.supporting_families
+        enrolment_id = await self._enrol(family_id, enrolment) if enrolment and enrolment.episode == number else None
         carer = next(member for member in story.members if member.role == "adult")
         await self._contacts(plan, episode, lead, carer)
         for review in episode.reviews:
@@ -207,19 +233,62 @@ class Loader:
             self.tally["reviews recorded"] += 1
         if episode.ending is None or episode.ended is None:
             self.tally["plans active"] += 1
-            return plan
+            return plan, enrolment_id
         self.tally["plans closed"] += 1
         self.tally[f"closed: {episode.ending}"] += 1
         if episode.ending == STEPPED_UP:
             body = {"reason": REASONS["step_up"], "stepped_up_on": episode.ended.isoformat()}
-            return await self._change(plan, "POST", "/step-up", body)
+            return await self._change(plan, "POST", "/step-up", body), enrolment_id
         if episode.ending == OUTCOMES_MET:
             plan = await self._change(
                 plan, "PATCH", "", {"needs": [{**need, "status": "met"} for need in plan["needs"]]}
             )
-        return await self._change(
+        closed = await self._change(
             plan, "POST", "/close", {"reason": episode.ending, "closed_on": episode.ended.isoformat()}
         )
+        return closed, enrolment_id
+
+    async def _enrol(self, family_id: str, enrolment: Enrolment) -> str:
+        """The family joins Supporting Families on the day its plan is activated, on its needs' headline areas."""
+        body = {
+            "family_id": family_id,
+            "areas": list(enrolment.areas),
+            "enrolled_on": enrolment.enrolled_on.isoformat(),
+        }
+        enrolled = await self.gateway.call(self.council, "POST", "/supporting-families/enrolments", 201, json=body)
+        self.tally["supporting families: enrolled"] += 1
+        return str(enrolled["id"])
+
+    async def _claim(self, enrolment: Enrolment, enrolment_id: str) -> None:
+        """The council's claim, once the progress or the work it rests on has held for the outcomes plan's months
+        by the day of the load; dated the day it had."""
+        if enrolment.route is None or enrolment.evidence_from is None:
+            return
+        body: dict[str, Any] = {"enrolment_id": enrolment_id, "route": enrolment.route}
+        if enrolment.route == SIGNIFICANT_AND_SUSTAINED:
+            areas = {area["key"]: area for area in self.outcomes_plan["headline_areas"]}
+            body["outcomes"] = [
+                {"area": key, "indicator": areas[key]["indicators"][0]["key"],
+                 "achieved_on": enrolment.evidence_from.isoformat(),
+                 "sustained_until": months_after(enrolment.evidence_from, areas[key]["sustained_months"]).isoformat()}
+                for key in enrolment.areas
+            ]  # fmt: skip
+            claimed_on = max(date.fromisoformat(item["sustained_until"]) for item in body["outcomes"])
+        else:
+            assert enrolment.route == CONTINUOUS_EMPLOYMENT
+            until = months_after(enrolment.evidence_from, self.outcomes_plan["continuous_employment_months"])
+            body["employment"] = {
+                "started_on": enrolment.evidence_from.isoformat(),
+                "sustained_until": until.isoformat(),
+            }
+            claimed_on = until
+        if claimed_on > self.as_of:
+            self.tally["supporting families: awaiting a claim"] += 1
+            return
+        body["claimed_on"] = claimed_on.isoformat()
+        await self.gateway.call(self.council, "POST", "/supporting-families/claims", 201, json=body)
+        self.tally["supporting families: claimed"] += 1
+        self.tally[f"supporting families claimed: {enrolment.route}"] += 1
 
     async def _contacts(self, plan: dict[str, Any], episode: Episode, lead: dict[str, str], carer: Member) -> None:
         """The plan's contacts with the family, back-dated across its active period; a contact leaves the plan's
@@ -292,6 +361,13 @@ def summary(loader: Loader, seconds: float, seed: int, as_of: date) -> str:
         *(line(f"social care decided: {outcome}", referred) for outcome in REFERRAL_OUTCOMES),
         line("plans active"),
         line("plans in draft"),
+        line("supporting families: enrolled"),
+        line("supporting families: claimed", tally["supporting families: enrolled"]),
+        *(
+            line(f"supporting families claimed: {route}", tally["supporting families: claimed"])
+            for route in (SIGNIFICANT_AND_SUSTAINED, CONTINUOUS_EMPLOYMENT)
+        ),
+        line("supporting families: awaiting a claim"),
     ]
     return "\n".join(lines)
 
@@ -319,7 +395,8 @@ async def load(gateway_url: str, credentials: list[dict[str, str]], families: in
         gateway = Gateway(http, concurrency)
         for client in clients.values():  # each organisation's id is in its token
             await gateway.bearer(client)
-        loader = Loader(gateway, clients)
+        plan = await gateway.call(clients["council"], "GET", "/supporting-families/outcomes-plan")
+        loader = Loader(gateway, clients, plan, as_of)
         stories: Iterator[Story] = (plan_story(seed, index, as_of) for index in range(families))
 
         async def work() -> None:

@@ -24,6 +24,13 @@ After closure. Gloucestershire (2022): each month 4.9-7.5% of episodes closed in
 to social care within 6 weeks; of 195 children closed in August 2022, 17 (8.7%) were back within 6 months,
 15 of them reopened to early help and 1 referred to social care by the front door.
 
+Supporting Families. Peterborough pays £800 a family claimed and Gloucestershire set itself 487, 789 and 975
+claims a year; no seed says what share of early help families join. We chose: most activated plans with needs
+in two or more headline areas join (the programme's eligibility), on the day the plan is activated; a family
+whose plan closed with outcomes met and that did not come back is claimed for by significant and sustained
+progress once the outcomes plan's months have passed since the closure; and some others with a need of work
+and money are claimed for by continuous employment, once an adult has held work for the plan's months.
+
 Contacts. No seed counts visits, calls or meetings with a family: we chose about one contact a month of an
 active plan (none in some months, up to three in others), home visits the most common, then calls, texts or
 e-mails, meetings (a team around the family, at school) and notes of what was learnt from others.
@@ -72,6 +79,11 @@ REFERRED_AFTER_CLOSURE = {(1, 42): 0.06, (43, 182): 0.005}
 # Contacts recorded in each month of a plan's active period (weights, of 100), and their kinds: both chosen.
 CONTACTS_PER_MONTH = {0: 25, 1: 45, 2: 25, 3: 5}
 CONTACT_KINDS = {"visit": 40, "call": 25, "message": 15, "meeting": 10, "note": 10}
+# Supporting Families (chosen): of activated plans with needs in two or more areas, the share that joins; of
+# those joined with a need of work and money and not claimed for by progress, the share with an adult into work.
+SUPPORTING_FAMILIES_SHARE = 0.6
+CONTINUOUS_EMPLOYMENT_SHARE = 0.3
+WORK_AND_MONEY = "financial_stability_and_work"
 REFERRERS = {"school": 40, "health": 30, "council": 30}
 LEVELS_OF_NEED = {"1": 4, "2": 52, "3": 38, "4": 6}
 

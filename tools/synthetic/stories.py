@@ -19,11 +19,13 @@ from tools.synthetic.proportions import (
     CLOSE_REASONS,
     CONTACT_KINDS,
     CONTACTS_PER_MONTH,
+    CONTINUOUS_EMPLOYMENT_SHARE,
     DISCARDED_DRAFT_SHARE,
     EARLY_HELP_ASSESSMENT,
     FRONT_DOOR_OUTCOMES,
     LEVELS_OF_NEED,
     NO_PLAN_NEXT_STEPS,
+    OUTCOMES_MET,
     RE_REFERRAL_SHARE,
     REFER_TO_SOCIAL_CARE,
     REFERRAL_OUTCOMES,
@@ -34,7 +36,9 @@ from tools.synthetic.proportions import (
     STEP_DOWN_AFTER,
     STEP_DOWN_SHARE,
     STEPPED_UP,
+    SUPPORTING_FAMILIES_SHARE,
     WINDOW_DAYS,
+    WORK_AND_MONEY,
     pick,
 )
 
@@ -137,6 +141,21 @@ class FrontDoor:
     outcome: str  # the decision, as the API names it
 
 
+SIGNIFICANT_AND_SUSTAINED = "significant_and_sustained"
+CONTINUOUS_EMPLOYMENT = "continuous_employment"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """The family joins Supporting Families in one episode's plan, and what a claim for it would rest on."""
+
+    episode: int  # which of the story's episodes
+    enrolled_on: date  # the day its plan was activated
+    areas: tuple[str, ...]  # the headline areas of its needs, two or more
+    route: str | None  # how it is claimed for, once the outcomes plan's months have passed; None: never
+    evidence_from: date | None  # progress achieved (the plan closed with outcomes met), or an adult started work
+
+
 @dataclass(frozen=True)
 class Story:
     referrer: str  # the organisation type that registers the family
@@ -147,6 +166,7 @@ class Story:
     reopened: bool  # the last plan, closed 6 to 12 months ago, is reopened
     stepped_down: bool
     charity_on_team: bool
+    supporting_families: Enrolment | None = None
 
     @property
     def request_for_support(self) -> bool:
@@ -293,7 +313,30 @@ def plan_story(seed: int, index: int, as_of: date) -> Story:
         replace(e, contacts=_contacts(contact_rng, e.activated, e.ended or as_of)) if e.activated else e
         for e in episodes
     ]
-    return Story(referrer, members, front_door, tuple(episodes), referrals, reopened, stepped_down, charity_on_team)
+    enrolment = _supporting_families(
+        random.Random(f"{seed}:{index}:supporting-families"), episodes, referrals, reopened
+    )
+    return Story(
+        referrer, members, front_door, tuple(episodes), referrals, reopened, stepped_down, charity_on_team, enrolment
+    )
+
+
+def _supporting_families(
+    rng: random.Random, episodes: list[Episode], referrals: tuple[Referral, ...], reopened: bool
+) -> Enrolment | None:
+    """The last activated episode with needs in two or more areas may join; a claim needs the family not back
+    since (drawn on a generator of its own, so the rest of the story does not depend on it)."""
+    number, episode = len(episodes) - 1, episodes[-1]
+    if episode.activated is None or len(episode.needs) < 2 or rng.random() >= SUPPORTING_FAMILIES_SHARE:
+        return None
+    areas = tuple(area for area, _ in episode.needs)
+    unsettled = reopened or any(r.source == "after_closure" for r in referrals)
+    if episode.ending == OUTCOMES_MET and not unsettled:
+        return Enrolment(number, episode.activated, areas, SIGNIFICANT_AND_SUSTAINED, episode.ended)
+    if WORK_AND_MONEY in areas and episode.ending != STEPPED_UP and rng.random() < CONTINUOUS_EMPLOYMENT_SHARE:
+        started_work = episode.activated + timedelta(days=rng.randint(14, 90))
+        return Enrolment(number, episode.activated, areas, CONTINUOUS_EMPLOYMENT, started_work)
+    return Enrolment(number, episode.activated, areas, None, None)
 
 
 def as_of_today() -> date:

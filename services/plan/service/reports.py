@@ -10,7 +10,7 @@ CSV form).
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -220,32 +220,6 @@ async def closures(session: AsyncSession, principal: Principal, period: Period, 
         period=period, closed=closed, by_reason=rows, share_outcomes_met=_share(counts[OUTCOMES_MET], closed)
     )
     return report, [row.model_dump() for row in rows]
-
-
-class FamilyAfterwards:
-    """What happened to the families of some closed episodes afterwards: new requests, new plans or reopenings
-    (each opens an episode), step-ups."""
-
-    def __init__(self, families: repository.FamiliesAfter) -> None:
-        self.returns: dict[str, list[date]] = defaultdict(list)
-        self.step_ups: dict[str, list[date]] = defaultdict(list)
-        for family_id, opened_on, closed_on, close_reason in families.episodes:
-            self.returns[family_id].append(opened_on)
-            if close_reason == STEPPED_UP and closed_on is not None:
-                self.step_ups[family_id].append(closed_on)
-        for family_id, submitted_at in families.requests:
-            if submitted_at is not None:
-                self.returns[family_id].append(submitted_at.date())
-
-    @staticmethod
-    def _within(days: Iterable[date], closed_on: date, span: timedelta) -> bool:
-        return any(closed_on < day <= closed_on + span for day in days)
-
-    def re_referred(self, family_id: str, closed_on: date, span: timedelta) -> bool:
-        return self._within(self.returns.get(family_id, ()), closed_on, span)
-
-    def stepped_up(self, family_id: str, closed_on: date, span: timedelta) -> bool:
-        return self._within(self.step_ups.get(family_id, ()), closed_on, span)
 
 
 def _windows(cohort: Sequence[tuple[date, date | None]], span: timedelta, today: date) -> tuple[int, bool]:
@@ -578,22 +552,22 @@ async def claims(session: AsyncSession, principal: Principal, period: Period, lo
     Episodes closed in the period with every need met, in 3 or more outcome areas, and no re-referral
     or step-up for 6 months after closure.
     """
-    closed, families = await repository.closed_with_every_need_met(
+    closed = await repository.closed_with_every_need_met(
         session, _visible_to(principal), period.start, period.end, locality, outcome_areas=CLAIM_MINIMUM_OUTCOME_AREAS
     )
-    afterwards = FamilyAfterwards(families)
     today = now().date()
     candidates, awaiting = [], 0
-    for plan_id, family_id, closed_on, outcome_areas in closed:
-        if afterwards.re_referred(family_id, closed_on, SIX_MONTHS) or afterwards.stepped_up(
-            family_id, closed_on, SIX_MONTHS
-        ):
+    for row in closed:
+        returns = (row.next_episode, row.next_step_up, row.next_request)
+        if any(back is not None and back <= row.closed_on + SIX_MONTHS for back in returns):
             continue
-        if closed_on + SIX_MONTHS > today:
+        if row.closed_on + SIX_MONTHS > today:
             awaiting += 1
             continue
         candidates.append(
-            ClaimCandidate(plan_id=plan_id, family_id=family_id, closed_on=closed_on, outcome_areas=outcome_areas)
+            ClaimCandidate(
+                plan_id=row.plan_id, family_id=row.family_id, closed_on=row.closed_on, outcome_areas=row.outcome_areas
+            )
         )
     report = Claims(period=period, candidates=candidates, awaiting_six_months=awaiting)
     return report, [row.model_dump() for row in candidates]
