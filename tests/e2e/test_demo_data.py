@@ -21,6 +21,7 @@ from services.assessment.identifiers import normalise_nhs_number
 from services.kit.natsserver import free_port
 from tests.support.gateway import BOOTSTRAP_ID, BOOTSTRAP_SECRET, GatewayStack
 from tests.support.makeup import REPOSITORY, MakeUp, bearer, fresh_copy
+from tests.support.waiting import eventually
 from tools.synthetic.bodies import CONTACT_SUMMARIES, assessment_answers, request_answers
 from tools.synthetic.loader import load
 from tools.synthetic.people import LEADS, lead_email
@@ -367,3 +368,14 @@ async def test_the_reports_on_the_demo_data_show_the_seeds_proportions_and_the_l
     assert all(ledger["payment_due"] == ledger["claimed"] * ledger["payment_per_claim"] for ledger in ledgers)
     candidates = await read("/reports/claims", **everything)
     assert candidates["candidates"], "plans closed with every need met and no return for six months"
+
+    # Every family lives in one of the demo's localities, so the reports place each of its plans there: the plans
+    # opened, by locality, are those of the stories, and none is left without a place once the profiles are kept.
+    localities = {row["code"] for row in (await read("/reports/localities"))["localities"]}
+
+    async def every_plan_placed() -> bool:
+        open_work = await read("/reports/open-work", by="locality", on=as_of.isoformat())
+        placed = {row["group"]: row["plans"] for row in open_work["groups"]}
+        return open_work["plans"] > 0 and set(placed) <= localities and sum(placed.values()) == open_work["plans"]
+
+    await eventually(every_plan_placed, within=60)

@@ -71,6 +71,9 @@ def family_body(story: Story) -> dict[str, Any]:
                 "date_of_birth": member.date_of_birth.isoformat(),
                 **({"relationship": member.relationship} if member.role == "adult" else {}),
                 "identifiers": [{"system": "nhs", "value": member.nhs_number}],
+                "sex": member.gender,
+                "ethnicity": member.ethnicity,
+                "postcode": member.postcode,
             }
             for member in story.members
         ]

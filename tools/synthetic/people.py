@@ -38,6 +38,19 @@ FAMILY_NAMES = (
 )  # fmt: skip
 
 
+# Where the demo's families live: postcode districts of the demo's locality lookup
+# (`services/assessment/data/postcode-localities.csv`), so that the reports break them down by locality.
+DISTRICTS = ("LS1", "LS2", "LS3", "LS4", "LS5", "LS6", "LS7", "LS8", "LS9", "LS10", "LS11", "LS12", "LS13", "LS14",
+             "LS16")  # fmt: skip
+UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's last two may be
+# A made-up mix of the Census's ethnic groups, roughly a northern English city's children.
+ETHNICITIES = {
+    "white_british": 66, "white_other": 6, "asian_pakistani": 8, "asian_indian": 3, "asian_bangladeshi": 1,
+    "black_african": 5, "black_caribbean": 1, "mixed_white_and_black_caribbean": 3, "mixed_other": 3,
+    "other_arab": 1, "other_any": 3,
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Member:
     role: str  # child or adult
@@ -47,6 +60,8 @@ class Member:
     relationship: str  # as the assessment form names it
     gender: str
     nhs_number: str
+    postcode: str  # the family's home
+    ethnicity: str
 
 
 def nhs_number(seed: int, serial: int) -> str:
@@ -64,8 +79,15 @@ def _born(rng: random.Random, as_of: date, youngest: int, oldest: int) -> date:
     return as_of - timedelta(days=rng.randint(youngest * 365 + 30, oldest * 365 + 300))
 
 
+def _home(seed: int, index: int) -> tuple[str, str]:
+    """The family's postcode and ethnic group, drawn apart from the rest of its story, which stays as it was."""
+    rng = random.Random(f"{seed}:{index}:home")
+    postcode = f"{rng.choice(DISTRICTS)} {rng.randint(1, 9)}{rng.choice(UNIT_LETTERS)}{rng.choice(UNIT_LETTERS)}"
+    return postcode, pick(rng, ETHNICITIES)
+
+
 def family_members(rng: random.Random, seed: int, index: int, as_of: date) -> tuple[Member, ...]:
-    """One to three children and one or two adults; mostly one surname."""
+    """One to three children and one or two adults; mostly one surname; one home."""
     surname = rng.choice(FAMILY_NAMES)
     people: list[tuple[str, str, str, date, str]] = []  # role, gender, relationship, born, family name
     for n in range(pick(rng, {1: 45, 2: 35, 3: 20})):
@@ -83,8 +105,9 @@ def family_members(rng: random.Random, seed: int, index: int, as_of: date) -> tu
         born = _born(rng, as_of, 40, 70) if other == "grandparent" else _born(rng, as_of, 20, 52)
         name = rng.choice(FAMILY_NAMES) if other == "step_parent" else surname
         people.append(("adult", "male" if carer == "mother" else "female", other, born, name))
+    postcode, ethnicity = _home(seed, index)
     return tuple(
         Member(role, rng.choice(GIVEN_NAMES[gender]), name, born, relationship, gender,
-               nhs_number(seed, index * MEMBERS_PER_FAMILY + n))
+               nhs_number(seed, index * MEMBERS_PER_FAMILY + n), postcode, ethnicity)
         for n, (role, gender, relationship, born, name) in enumerate(people)
     )  # fmt: skip
