@@ -11,8 +11,10 @@ def _env(name: str) -> AliasChoices:
 
 class ConsentSettings(ServiceSettings):
     name: str = "consent"
-    # How often grants and overrides past their end are announced as expired (access stops at the end regardless).
-    expiry_sweep_seconds: float = 1.0
+    # Grants and overrides are announced as expired at their end (access stops then regardless); the sweep sleeps
+    # until the next end, woken by this process's commits that move it, and looks anyway after this long, for
+    # ends another replica made.
+    expiry_sweep_seconds: float = 60.0
     # Where requests for access are matched to a family (the assessment service's internal endpoint).
     assessment_url: str = Field(default="http://127.0.0.1:8001", validation_alias=_env("assessment_url"))
     # The Ed25519 private key (PEM) that signs the access log's checkpoints, kept apart from the database.

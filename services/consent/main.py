@@ -1,5 +1,6 @@
 """Entry point: `uvicorn --factory services.consent.main:create_app`."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -14,14 +15,14 @@ from services.consent import routes, service
 from services.consent.clients import FamilyMatcher
 from services.consent.config import ConsentSettings
 from services.consent.events import apply_access_recorded
-from services.consent.repository import REVISION_RAISED
+from services.consent.repository import ENDINGS_CHANGED, REVISION_RAISED
 from services.consent.service.audit import Anchor
 from services.consent.signing import EMBEDDED_KEY_FILE, AuditSigningKey, ensure_key_file
 from services.kit.app import create_service_app
 from services.kit.events.consumer import ConsumerSpec
 from services.kit.events.envelope import nats_subject
 from services.kit.events.keyvalue import CounterRaiser
-from services.kit.periodic import running_every
+from services.kit.periodic import running_when_due
 from services.kit.service_token import ServiceToken
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -44,18 +45,33 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
             ServiceToken(app.state.http, settings.service_client), settings.assessment_url
         )
         app.state.audit_anchor = anchor
-        sweeping = running_every(
-            app.state.database, settings.expiry_sweep_seconds, service.announce_endings, "expiry-sweep"
+        database = app.state.database
+        # Each end announced at its time; woken early by a commit that made or ended a grant or override.
+        endings_changed = asyncio.Event()
+        database.wake_on_commit(ENDINGS_CHANGED, endings_changed)
+        sweeping = running_when_due(
+            database,
+            service.announce_endings_when_due,
+            "expiry-sweep",
+            wake=endings_changed,
+            at_most=settings.expiry_sweep_seconds,
         )
         sign = partial(
-            service.sign_checkpoint,
+            service.sign_checkpoint_when_due,
             anchor=anchor,
             every_entries=settings.audit_checkpoint_entries,
             every_seconds=settings.audit_checkpoint_seconds,
         )
-        # Looked at every second (or more often, when checkpoints are due more often), signed when due.
-        signing = running_every(
-            app.state.database, min(1.0, settings.audit_checkpoint_seconds), sign, "audit-checkpoints"
+        # Looked at every second while entries wait for a checkpoint; with none waiting, asleep until one is appended.
+        entry_appended = asyncio.Event()
+        database.wake_on_commit(service.ENTRY_APPENDED, entry_appended)
+        signing = running_when_due(
+            database,
+            sign,
+            "audit-checkpoints",
+            wake=entry_appended,
+            at_most=settings.audit_checkpoint_seconds,
+            at_least=min(1.0, settings.audit_checkpoint_seconds),
         )
 
         async def current_revision() -> int:

@@ -84,6 +84,20 @@ async def claim_ended_overrides(session: AsyncSession, now: datetime) -> Sequenc
     return claimed
 
 
+async def next_ending(session: AsyncSession, after: datetime) -> datetime | None:
+    """The first end after `after` of a grant or an override not yet announced; None if none is to come."""
+    grants = select(func.min(col(SharingGrant.ends_at))).where(
+        col(SharingGrant.ends_at) > after,
+        col(SharingGrant.expired_at).is_(None),
+        col(SharingGrant.withdrawn_at).is_(None),
+    )
+    overrides = select(func.min(col(SafeguardingOverride.expires_at))).where(
+        col(SafeguardingOverride.expires_at) > after, col(SafeguardingOverride.expired_at).is_(None)
+    )
+    ends = [await session.scalar(grants), await session.scalar(overrides)]
+    return min((end for end in ends if end is not None), default=None)
+
+
 async def lock_chain(session: AsyncSession) -> None:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
@@ -138,6 +152,9 @@ async def entry_count(session: AsyncSession) -> int:
 
 
 REVISION_RAISED = "access_revision_raised"  # the session flag that wakes the writer of the revision
+# Set with it: every change that raises the revision (a grant or override made, withdrawn or closed) may move
+# the next end the expiry sweep waits for. A flag of its own, as each wakes one listener.
+ENDINGS_CHANGED = "consent_endings_changed"
 
 
 async def raise_access_revision(session: AsyncSession) -> int:
@@ -150,6 +167,7 @@ async def raise_access_revision(session: AsyncSession) -> int:
     ).returning(col(AccessRevision.value))
     revision: int = (await session.execute(statement)).scalar_one()
     session.info[REVISION_RAISED] = True
+    session.info[ENDINGS_CHANGED] = True
     return revision
 
 

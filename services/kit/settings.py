@@ -67,7 +67,10 @@ class OutboxSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OUTBOX_", extra="ignore")
 
     batch_size: int = 2000  # at most nats-py's 4,000 pending async publishes
-    poll_seconds: float = 1.0
+    # With nothing left to publish the relay waits for a commit of this process to wake it, and looks
+    # anyway after this long: for rows committed by another process on the same database (a second
+    # replica, a migration, a restore), whose commits wake only their own relay.
+    idle_check_seconds: float = 60.0
     publish_timeout_seconds: float = 5.0
     backoff_max_seconds: float = 10.0
 

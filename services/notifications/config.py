@@ -37,8 +37,10 @@ class NotificationsSettings(AccessSettings):
     )
     # A replay reads kept events this many at a time.
     replay_page_size: int = Field(default=500, validation_alias=_env("replay_page_size"))
-    # How often due retries are looked for when no new event wakes the dispatcher.
-    poll_seconds: float = Field(default=0.5, validation_alias=_env("poll_seconds"))
+    # The dispatcher and the mailer sleep until their next due time (a retry, a lapsed lease) or until a
+    # commit of this process brings new work, and look anyway after this long: for work committed by
+    # another process on the same database (a second replica).
+    idle_check_seconds: float = Field(default=60.0, gt=0, validation_alias=_env("idle_check_seconds"))
     # After a rotation, the old secret keeps signing alongside the new one this long.
     rotation_overlap_seconds: float = Field(default=24 * 3600.0, validation_alias=_env("rotation_overlap_seconds"))
     # Forwarded events are kept this long, for replay.

@@ -14,10 +14,13 @@ failing and `notification.subscription_failing` is emitted.
 
 A lease outlives one attempt, so a delivery left half-done by a crash is taken
 up again when its lease lapses; receivers tell the copy by its `webhook-id`.
+
+Between rounds the dispatcher sleeps: until a commit brings new deliveries, an
+attempt ends, or the first retry or lapsed lease falls due, and for
+`idle_check_seconds` at most (deliveries another replica committed).
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -33,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.clock import now
 from services.kit.db import Database
 from services.kit.metrics import Metrics
+from services.kit.periodic import seconds_until, wait_for_work
 from services.kit.problems import ServiceError
 from services.kit.tasks import stop_task
 from services.notifications import events, repository
@@ -50,6 +54,7 @@ USER_AGENT = "GraduatedPathway-Webhooks/1"
 LEASE_MARGIN_SECONDS = 5.0
 # How long a round waits for more work to join it: fewer transactions, each for more deliveries.
 GATHER_SECONDS = 0.02
+RETRY_SECONDS = 0.5  # how soon deliveries are looked for again after the database failed to answer
 
 
 @dataclass(frozen=True)
@@ -165,22 +170,30 @@ class Dispatcher:
     async def _dispatch(self) -> None:
         while True:
             self._wake.clear()
+            # A round that took some is followed by another when their outcomes are written (they wake it).
+            wait = self.settings.idle_check_seconds
             try:
                 taken = await self._take_due()
                 sendable = await self._decide(taken)
+                if not taken:
+                    wait = await self._until_next_due()
             except Exception as error:  # noqa: BLE001 (the database away: try again shortly)
                 logger.warning("dispatcher could not read deliveries", extra={"error": type(error).__name__})
-                taken, sendable = [], []
+                taken, sendable, wait = [], [], RETRY_SECONDS
             for sending in sendable:
                 task = asyncio.create_task(self._send(sending), name=f"webhook-{sending.delivery_id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_seconds):
-                    await self._wake.wait()
-                    # Let what else is about to commit or finish join this round rather than start its own.
-                    await asyncio.sleep(GATHER_SECONDS)
+            await wait_for_work(self._wake, wait)
+            if self._wake.is_set():
+                # Let what else is about to commit or finish join this round rather than start its own.
+                await asyncio.sleep(GATHER_SECONDS)
+
+    async def _until_next_due(self) -> float:
+        """How long nothing is due: until the first retry or lapsed lease, capped by `idle_check_seconds`."""
+        async with self.database.sessionmaker() as session:
+            due = await repository.next_due(session, now())
+        return seconds_until(due, self.settings.idle_check_seconds)
 
     async def _take_due(self) -> list[Sending]:
         free = self.settings.in_flight_total - sum(self._in_flight.values())

@@ -10,7 +10,6 @@ one message to a mail client.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import now
 from services.kit.db import Database
+from services.kit.periodic import seconds_until, wait_for_work
 from services.kit.problems import ServiceError
 from services.kit.tasks import stop_task
 from services.notifications import repository
@@ -34,6 +34,7 @@ DUE_AT_ONCE = 100
 RETRY_SECONDS = (5.0, 30.0, 120.0, 600.0, 3600.0)
 GIVE_UP_AFTER_ATTEMPTS = 30  # a day and more of hourly tries
 REMINDERS_PENDING = "notifications_reminders_pending"
+READ_RETRY_SECONDS = 1.0  # how soon reminders are looked for again after the database failed to answer
 
 
 def note_review_due(session: AsyncSession, *, event_id: str, plan_id: str, due_on: date) -> None:
@@ -75,20 +76,27 @@ class Mailer:
             await stop_task(self._task)
 
     async def run(self) -> None:
+        """Send what is due, then sleep until the next reminder or retry falls due or a commit notes a new one."""
         while True:
             self._wake.clear()
             try:
-                for reminder in await self._due():
+                due = await self._due()
+                for reminder in due:
                     await self._send(reminder)
+                wait = 0.0 if len(due) == DUE_AT_ONCE else await self._until_next_due()
             except Exception as error:  # noqa: BLE001 (the database away: try again shortly)
                 logger.warning("reminders could not be read", extra={"error": type(error).__name__})
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_seconds):
-                    await self._wake.wait()
+                wait = READ_RETRY_SECONDS
+            await wait_for_work(self._wake, wait)
 
     async def _due(self) -> list[Reminder]:
         async with self.database.sessionmaker() as session:
             return await repository.due_reminders(session, now(), limit=DUE_AT_ONCE)
+
+    async def _until_next_due(self) -> float:
+        async with self.database.sessionmaker() as session:
+            due = await repository.next_reminder_due(session, now())
+        return seconds_until(due, self.settings.idle_check_seconds)
 
     async def _send(self, reminder: Reminder) -> None:
         try:

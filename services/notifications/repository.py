@@ -179,6 +179,21 @@ async def due_heads(
     ]
 
 
+async def next_due(session: AsyncSession, at: datetime) -> datetime | None:
+    """The first time after `at` at which a pending delivery's retry falls due or its lease lapses; None if none will.
+
+    Early rather than late: a delivery behind another in its lane counts too, and waking for it costs one look.
+    """
+    retries = select(func.min(col(Delivery.next_attempt_at))).where(
+        col(Delivery.status) == "pending", col(Delivery.next_attempt_at) > at
+    )
+    lapses = select(func.min(col(Delivery.leased_until))).where(
+        col(Delivery.status) == "pending", col(Delivery.leased_until) >= at
+    )
+    times = [await session.scalar(retries), await session.scalar(lapses)]
+    return min((time for time in times if time is not None), default=None)
+
+
 async def lease(session: AsyncSession, delivery_ids: list[int], at: datetime, lease: timedelta) -> set[int]:
     """Those of `delivery_ids` whose lease was free at `at`, now leased until `at + lease`."""
     leased = await session.execute(
@@ -253,6 +268,15 @@ async def due_reminders(session: AsyncSession, at: datetime, limit: int) -> list
         .limit(limit)
     )
     return list((await session.execute(statement)).scalars())
+
+
+async def next_reminder_due(session: AsyncSession, at: datetime) -> datetime | None:
+    """When the first pending reminder not due at `at` falls due; None if there is none."""
+    statement = select(func.min(col(Reminder.next_attempt_at))).where(
+        col(Reminder.status) == "pending", col(Reminder.next_attempt_at) > at
+    )
+    due: datetime | None = await session.scalar(statement)
+    return due
 
 
 async def reminder_for_update(session: AsyncSession, event_id: str) -> Reminder | None:

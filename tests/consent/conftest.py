@@ -23,6 +23,5 @@ async def stack(
         database=migrated_database,
         data_dir=tmp_path,
         mint=token_mint,
-        settings={"consent": {"expiry_sweep_seconds": 0.2}},  # ends of grants announced quickly enough to wait for
     ) as running_stack:
         yield ConsentStack.of(running_stack)

@@ -64,7 +64,6 @@ async def start_system(
             # The load is one client; the gateway's per-client rate limit is not what is tested here.
             "RATE_LIMIT_PER_SECOND": "100000",
             "NOTIFICATIONS_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1.0, 2.0]",
-            "NOTIFICATIONS_POLL_SECONDS": "0.1",
         }
         if os.environ.get("TEST_DATABASE_URL"):
             environment |= {f"{name.upper()}_DATABASE_URL": await database_factory(name) for name in PROCESSES}

@@ -85,7 +85,6 @@ async def system(tmp_path: Path, databases: DatabaseFactory, monkeypatch: pytest
         "NATS_DUPLICATE_WINDOW_SECONDS": str(DUPLICATE_WINDOW_SECONDS),
         "RATE_LIMIT_PER_SECOND": "100000",
         "NOTIFICATIONS_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1.0, 2.0]",
-        "NOTIFICATIONS_POLL_SECONDS": "0.1",
         "NOTIFICATIONS_SECRETS_KEY": Fernet.generate_key().decode(),
     }
     environment |= {f"{name.upper()}_DATABASE_URL": await databases(name) for name in PROCESSES}

@@ -240,3 +240,41 @@ def test_a_batched_consumer_takes_a_plain_handler_in_any_order() -> None:
 def _note_written(note_id: str, aggregate: str) -> BaseCloudEvent:
     data = {"note_id": note_id, "aggregate": aggregate}
     return new_event(source="/notes", type="note.written", subject=note_id, data=data)
+
+
+async def test_an_idle_consumer_takes_an_event_promptly_after_nats_restarted_and_lost_its_held_request(
+    parts: NoteParts, nats_server: NatsServer
+) -> None:
+    """An idle consumer's one pull request is held by the server; a restarted server has forgotten it."""
+    settings, database, broker = parts.settings, parts.database, parts.broker
+    consumer = DurableConsumer(NOTE_EFFECTS, database, broker, settings.consumer)
+    consumer.start()
+    try:
+        before = _note_written("before", "a")
+        await broker.js.publish("pathway.note.written", to_json(before), headers={"Nats-Msg-Id": "before"})
+        await eventually(lambda: consumer_caught_up(nats_server.url))
+        await asyncio.sleep(0.5)  # idle: waiting on a held request
+
+        nats_server.stop()
+        nats_server.start()
+        after = _note_written("after", "a")
+
+        async def published() -> bool:  # once JetStream has recovered its streams
+            try:
+                await broker.js.publish("pathway.note.written", to_json(after), headers={"Nats-Msg-Id": "after"})
+            except (nats.errors.Error, TimeoutError):
+                return False
+            return True
+
+        await eventually(published)
+        published_at = asyncio.get_running_loop().time()
+
+        async def applied() -> bool:
+            return after.get_id() in await _effects(database)
+
+        # Well within the lost request's own expiry (30 s) and its heartbeats' (6 s): made again on reconnecting.
+        await eventually(applied, within=10.0)
+        assert asyncio.get_running_loop().time() - published_at < 3.0
+        assert await _effects(database) == sorted(e.get_id() for e in [before, after])
+    finally:
+        await consumer.stop()

@@ -67,7 +67,6 @@ async def test_every_event_reaches_the_receiver_across_a_kill_and_a_nats_restart
             "NOTIFICATIONS_SECRETS_KEY": Fernet.generate_key().decode(),
             "NOTIFICATIONS_DELIVERY_TIMEOUT_SECONDS": "1",
             "NOTIFICATIONS_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1.0]",
-            "NOTIFICATIONS_POLL_SECONDS": "0.1",
         }
         owner = token_mint.headers(MANAGES, organisation_id="org-council", organisation_type="council")
         try:

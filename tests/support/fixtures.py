@@ -47,7 +47,6 @@ QUICK_REVIEWS = {"plan": {"review_sweep_seconds": 0.2}}
 QUICK_DELIVERIES = {
     "retry_delays_seconds": [0.2, 0.4, 0.8],
     "delivery_timeout_seconds": 2.0,
-    "poll_seconds": 0.1,
 }
 
 

@@ -60,7 +60,7 @@ async def traced(
     nats_server: NatsServer, migrated_database: MigratedDatabase, tmp_path: Path, token_mint: TokenMint
 ) -> AsyncIterator[Traced]:
     memory: dict[str, dict[str, Any]] = {name: {"tracing": TracingSettings(exporter="memory")} for name in NAMES}
-    quick = {"retry_delays_seconds": [0.2, 0.4, 0.8], "delivery_timeout_seconds": 2.0, "poll_seconds": 0.1}
+    quick = {"retry_delays_seconds": [0.2, 0.4, 0.8], "delivery_timeout_seconds": 2.0}
     memory["notifications"] |= quick
     async with started(
         *NAMES, nats=nats_server, database=migrated_database, data_dir=tmp_path, mint=token_mint, settings=memory

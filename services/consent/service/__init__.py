@@ -16,9 +16,16 @@ from services.consent.service.access_requests import (
     request_access_on_registration,
     request_status,
 )
-from services.consent.service.audit import append_to_audit, audit_of_family, sign_checkpoint, verify_audit
+from services.consent.service.audit import (
+    ENTRY_APPENDED,
+    append_to_audit,
+    audit_of_family,
+    sign_checkpoint,
+    sign_checkpoint_when_due,
+    verify_audit,
+)
 from services.consent.service.decisions import access_revision, decide_access
-from services.consent.service.endings import announce_endings
+from services.consent.service.endings import announce_endings, announce_endings_when_due
 from services.consent.service.family_agreements import agreements, record_agreement, withdraw_agreement
 from services.consent.service.readers import may_read_record
 from services.consent.service.relations import record_relations
@@ -26,9 +33,11 @@ from services.consent.service.safeguarding_overrides import close_override, open
 from services.consent.service.sharing_grants import grant_consent, grant_status, grants, read_grant, withdraw_consent
 
 __all__ = [
+    "ENTRY_APPENDED",
     "access_revision",
     "agreements",
     "announce_endings",
+    "announce_endings_when_due",
     "append_to_audit",
     "approve_request",
     "audit_of_family",
@@ -51,6 +60,7 @@ __all__ = [
     "request_access_on_registration",
     "request_status",
     "sign_checkpoint",
+    "sign_checkpoint_when_due",
     "verify_audit",
     "withdraw_agreement",
     "withdraw_consent",

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from services.kit.clock import now
 logger = logging.getLogger(__name__)
 
 VERIFY_PAGE = 5000
+ENTRY_APPENDED = "audit_entry_appended"  # the session flag that wakes the checkpoint signer
 _CHAIN_END = "audit_chain_end"  # session.info: (the transaction holding the lock, the last entry it appended)
 
 
@@ -78,6 +79,7 @@ async def append_to_audit(session: AsyncSession, event_id: str, recorded: Access
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
+    session.info[ENTRY_APPENDED] = True
     session.info[_CHAIN_END] = (transaction, entry)
     return entry
 
@@ -155,6 +157,23 @@ async def _missing_checkpoint(session: AsyncSession, anchor: Anchor, last: Audit
     if stored != highest:
         return f"{stored} checkpoints are stored, numbered up to {highest}: one was removed or added"
     return None
+
+
+async def sign_checkpoint_when_due(
+    session: AsyncSession, anchor: Anchor, every_entries: int, every_seconds: float
+) -> datetime | None:
+    """Sign a checkpoint if one is due (`sign_checkpoint`); returns when to look again.
+
+    While entries wait for a checkpoint, that is a second later (sooner when checkpoints are due more
+    often), to see the count reach `every_entries`; with none waiting, None: the next entry's commit wakes
+    the signer (`ENTRY_APPENDED`).
+    """
+    await sign_checkpoint(session, anchor, every_entries, every_seconds)
+    last = await repository.last_checkpoint(session)
+    end = await repository.last_entry(session)
+    if end is None or end.position <= (last.position if last is not None else 0):
+        return None
+    return now() + timedelta(seconds=min(1.0, every_seconds))
 
 
 async def sign_checkpoint(

@@ -1,5 +1,7 @@
 """Announcing grants and overrides that ended by their own time limit."""
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.consent import repository
@@ -25,3 +27,9 @@ async def announce_endings(session: AsyncSession) -> int:
         )
         emit(session, ended, subject=f"override/{override.id}", family_id=override.family_id)
     return len(ended_grants) + len(ended_overrides)
+
+
+async def announce_endings_when_due(session: AsyncSession) -> datetime | None:
+    """Announce what has ended; returns when the next grant or override ends (None: none is to come)."""
+    await announce_endings(session)
+    return await repository.next_ending(session, now())

@@ -96,6 +96,7 @@ class Broker:
         self._task: asyncio.Task[None] | None = None
         self._js: JetStreamContext | None = None
         self._js_of: NatsClient | None = None
+        self._on_reconnect: list[asyncio.Event] = []
 
     @property
     def js(self) -> JetStreamContext:
@@ -108,6 +109,10 @@ class Broker:
     @property
     def is_connected(self) -> bool:
         return self.ready.is_set() and self.nc.is_connected
+
+    def wake_on_reconnect(self, event: asyncio.Event) -> None:
+        """Set `event` whenever the connection comes back: what the server held for this client may be gone."""
+        self._on_reconnect.append(event)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name=f"{self.name}-nats-connect")
@@ -151,6 +156,8 @@ class Broker:
 
     async def _on_reconnected(self) -> None:
         logger.info("nats reconnected")
+        for event in self._on_reconnect:
+            event.set()
 
     async def close(self) -> None:
         if self._task is not None:

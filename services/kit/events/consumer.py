@@ -12,6 +12,13 @@ delays the event and never drops it.
 
 Each event is handled in a consumer span that continues the trace in the
 message's `traceparent` header (or, without one, the event's own attribute).
+
+While nothing arrives, a consumer holds one pull request that the server keeps
+for `HOLD_SECONDS` and answers the moment an event comes, instead of asking
+again every second: an idle consumer costs the server's heartbeat on that
+request every `HEARTBEAT_SECONDS` and nothing else. A request the server can no
+longer answer (NATS restarted, the node holding it killed, the connection lost)
+is noticed by the missing heartbeats, or at once on a reconnection, and made again.
 """
 
 import asyncio
@@ -47,6 +54,14 @@ logger = logging.getLogger(__name__)
 
 # The longest wait between tries of an event held up by another part's outage.
 UNAVAILABLE_RETRY_CAP_SECONDS = 30.0
+# How long the server holds a consumer's pull request while no event comes, and how often it says it
+# still holds it. Three heartbeats missed and the request is taken for lost and made again.
+HOLD_SECONDS = 30.0
+HEARTBEAT_SECONDS = 2.0
+LOST_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+# Once an event has come, how long a batched fetch gathers the ones behind it (the wait of every fetch
+# before the request was held).
+GATHER_SECONDS = 1.0
 
 Handler = Callable[[AsyncSession, BaseCloudEvent], Awaitable[None]]
 
@@ -158,6 +173,8 @@ class DurableConsumer:
         self.tracing = tracing or Tracing(TracingSettings(), spec.name)
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
+        self._reconnected = asyncio.Event()
+        broker.wake_on_reconnect(self._reconnected)
 
     @property
     def dead_letter_subject(self) -> str:
@@ -196,7 +213,7 @@ class DurableConsumer:
                 await asyncio.sleep(1)
         while True:
             try:
-                messages = await subscription.fetch(batch, timeout=1)
+                messages = await self._next(subscription, batch)
             except (NatsTimeoutError, TimeoutError):
                 self.metrics.consumer_pending.labels(self.spec.name).set(0)  # nothing waiting to be handed out
                 continue
@@ -215,6 +232,47 @@ class DurableConsumer:
                     # The effect is committed; an unacknowledged message comes back and
                     # the inbox turns it into a no-op.
                     logger.warning("ack failed", extra={"consumer": self.spec.name, "error": type(error).__name__})
+
+    async def _next(self, subscription: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
+        """The next events: the first on a request the server holds until it comes, then those behind it.
+
+        Raises TimeoutError when the request expired with nothing, or was lost.
+        """
+        first = await self._held(subscription)
+        if batch == 1:
+            return first
+        try:
+            rest = await subscription.fetch(batch - 1, timeout=GATHER_SECONDS)
+        except (NatsTimeoutError, TimeoutError):
+            rest = []
+        return first + rest
+
+    async def _held(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """One event, on a pull request held by the server: given up when its heartbeats stop or NATS reconnects.
+
+        nats-py's fetch waits out its whole timeout for a request the server has lost, so the
+        heartbeats are watched here: `delivered` counts every message the subscription has had,
+        heartbeats included (nats-py offers no other sign of them).
+        """
+        self._reconnected.clear()
+        fetching = asyncio.ensure_future(subscription.fetch(1, timeout=HOLD_SECONDS, heartbeat=HEARTBEAT_SECONDS))
+        reconnecting = asyncio.ensure_future(self._reconnected.wait())
+        try:
+            heard = subscription._sub.delivered
+            while True:
+                await asyncio.wait(
+                    {fetching, reconnecting}, timeout=LOST_AFTER_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                if fetching.done():
+                    return fetching.result()
+                if reconnecting.done() or subscription._sub.delivered == heard:
+                    raise TimeoutError("the pull request was lost")
+                heard = subscription._sub.delivered
+        finally:
+            for task in (fetching, reconnecting):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(fetching, reconnecting, return_exceptions=True)
 
     async def applied_together(self, messages: list[Msg]) -> bool:
         """Apply a batch in one transaction and acknowledge it; False, with nothing changed, if any part fails."""

@@ -8,7 +8,8 @@ with compare-and-set and never lowers the key, so two replicas writing at once c
 older value in it. Between changes it writes the key again every `STAMP_SECONDS`: a watcher trusts
 a value only while such a write is recent, so an owner that has stopped (crashed between a commit
 and the key's write, or cut off from NATS while the watchers are not) is noticed as silence, not
-taken for "nothing changed".
+taken for "nothing changed". Each such write is one request: the compare-and-set names the sequence
+the owner's own last write left, rather than reading the key first.
 
 `CounterWatch` is how another process knows the counter without asking: a consumer of its own,
 pushed to its own inbox, that delivers the key's last value at once and every new one as it is
@@ -87,14 +88,25 @@ async def raise_counter(kv: KeyValue, key: str, value: int) -> None:
             continue  # written meanwhile (another replica): read it again
 
 
-async def stamp_counter(kv: KeyValue, key: str, value: int) -> None:
-    """Write the key again, at `value` or what it holds if more: a fresh write that never lowers it."""
-    held = await read_counter(kv, key)
+async def stamp_counter(kv: KeyValue, key: str, value: int, held: Counter | None = None) -> Counter | None:
+    """Write the key again, at `value` or what it holds if more: a fresh write that never lowers it.
+
+    `held` is what the caller's last stamp returned, the key as that write left it: given, the key is not
+    read first, and the compare-and-set on its sequence still refuses to write over anything written since.
+    Returns the key as this write left it; None when it was written meanwhile (another replica: as fresh),
+    or made anew, and is to be read again next time.
+    """
+    if held is None:
+        held = await read_counter(kv, key)
     if held is None:
         await raise_counter(kv, key, value)
-        return
-    with contextlib.suppress(KeyWrongLastSequenceError):  # written meanwhile (another replica): as fresh
-        await kv.update(key, str(max(held.value, value)).encode(), last=held.sequence)
+        return None
+    written = max(held.value, value)
+    try:
+        sequence = await kv.update(key, str(written).encode(), last=held.sequence)
+    except KeyWrongLastSequenceError:
+        return None
+    return Counter(written, sequence)
 
 
 class CounterRaiser:
@@ -120,6 +132,8 @@ class CounterRaiser:
         failing = False
         value: int | None = None
         read_at = float("-inf")
+        held: Counter | None = None  # the key as the last stamp left it: the next one need not read it
+        kv: KeyValue | None = None  # nats-py asks the server for the bucket's stream each time it makes one
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation (`services.kit.tasks`).
             with contextlib.suppress(TimeoutError):
@@ -128,12 +142,15 @@ class CounterRaiser:
             woken = self.wake.is_set()
             self.wake.clear()
             try:
-                kv = await self.broker.js.key_value(self.broker.settings.bucket)
+                if kv is None:
+                    kv = await self.broker.js.key_value(self.broker.settings.bucket)
                 if woken or value is None or time.monotonic() - read_at > RECHECK_SECONDS:
                     value, read_at = await self.read(), time.monotonic()
                     await raise_counter(kv, self.key, value)
-                await stamp_counter(kv, self.key, value)
+                    held = None
+                held = await stamp_counter(kv, self.key, value, held)
             except Exception as error:  # noqa: BLE001 (NATS or the database away: whatever it is, try again)
+                held, kv = None, None
                 if not failing:  # once per outage
                     logger.warning("counter not written yet", extra={"key": self.key, "error": type(error).__name__})
                 failing = True

@@ -39,6 +39,13 @@ _PENDING_FLAG = "outbox_pending"
 PendingRow = Row[int | None, str, str, bytes, str | None]  # position, event id, subject, body, traceparent
 # Any fixed number: only one relay per database publishes at a time on PostgreSQL.
 _RELAY_LOCK_KEY = 0x6F7574626F78
+# How soon a relay looks again when another replica held the lock: what this one's commit wrote may have
+# missed the other's batch, and the other's relay is not woken by it.
+LOCK_RETRY_SECONDS = 0.1
+
+
+class AnotherRelayPublishing(Exception):
+    pass
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -70,7 +77,12 @@ def record_event(session: AsyncSession, event: BaseCloudEvent) -> None:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows, woken by each commit that wrote one."""
+    """Publishes committed outbox rows, woken by each commit that wrote one.
+
+    It looks at the table again on a timer only while rows it could not publish are waiting (NATS
+    away: backing off to `backoff_max_seconds`); with the table empty it sleeps until woken, or
+    for `idle_check_seconds` at most (rows committed by another process).
+    """
 
     def __init__(
         self,
@@ -105,6 +117,9 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 _, full = await self.publish_pending()
+            except AnotherRelayPublishing:
+                await asyncio.sleep(LOCK_RETRY_SECONDS)
+                continue
             except (NatsError, TimeoutError, OSError) as error:
                 backoff = min(max(backoff * 2, 0.1), self.settings.backoff_max_seconds)
                 logger.warning("outbox publish failed", extra={"error": type(error).__name__, "retry_in": backoff})
@@ -115,12 +130,13 @@ class OutboxRelay:
             if full:
                 await self.count_backlog()
                 continue  # a backlog: go straight on to the next batch
-            # Fewer than a batch were waiting, and all are published: the backlog is what commits meanwhile.
+            # Fewer than a batch were waiting, and all are published: the backlog is what commits meanwhile,
+            # and each commit that writes a row wakes the relay. Nothing is looked for until then.
             self.metrics.outbox_backlog.set(0)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
             # arrives as the event is set, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_seconds):
+                async with asyncio.timeout(self.settings.idle_check_seconds):
                     await self._wake.wait()
 
     async def count_backlog(self) -> None:
@@ -135,7 +151,10 @@ class OutboxRelay:
         self.metrics.outbox_backlog.set(waiting or 0)
 
     async def publish_pending(self) -> tuple[int, bool]:
-        """Publish one batch; returns how many were published and whether the batch was full."""
+        """Publish one batch; returns how many were published and whether the batch was full.
+
+        Raises AnotherRelayPublishing, with nothing done, while another replica's relay publishes.
+        """
         if not self.broker.nc.is_connected:
             raise TimeoutError("NATS is not connected")
         if self.database.dialect != "postgresql":
@@ -144,7 +163,7 @@ class OutboxRelay:
             # The lock makes one replica the publisher; it lasts as long as this transaction.
             locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
             if not locked:
-                return 0, False
+                raise AnotherRelayPublishing
             rows = await self._pending(session)
             published = await self._publish(rows) if rows else []
             await self._forget(session, published)
