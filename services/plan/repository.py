@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Date, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
+from sqlalchemy import JSON, Date, Integer, Select, and_, case, delete, distinct, func, null, or_, select, type_coerce
+from sqlalchemy import cast as cast_as
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -300,11 +301,9 @@ async def profiled_localities(session: AsyncSession) -> list[tuple[str, str | No
 # Rows come back as SQLAlchemy's named rows; these name the columns each query selects, for the type checker.
 
 
-class Activated(NamedTuple):
-    requested_on: date | None
-    opened_on: date
-    activated_on: date
-    working_days_to_active: int | None
+class Waited(NamedTuple):
+    working_days: int
+    plans: int
 
 
 class Qualifying(NamedTuple):
@@ -339,11 +338,11 @@ class OpenOn(NamedTuple):
     children: int
 
 
-class ClosedEpisode(NamedTuple):
+class Lasted(NamedTuple):
     group: str | None
     close_reason: str
-    opened_on: date
-    closed_on: date
+    days: int
+    episodes: int
 
 
 class Overdue(NamedTuple):
@@ -429,12 +428,13 @@ async def assessments_started(
 
 async def activated_plans(
     session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
-) -> list[Activated]:
-    """Plans activated in the period."""
-    statement = _plans(visible_to, Plan.requested_on, Plan.opened_on, Plan.activated_on, Plan.working_days_to_active)
+) -> list[Waited]:
+    """How many plans activated in the period waited each number of working days (none recorded counts as 0)."""
+    waited = func.coalesce(col(Plan.working_days_to_active), 0)
+    statement = _plans(visible_to, waited.label("working_days"), func.count().label("plans"))
     statement = _profiled(statement.select_from(Plan), None, locality, Plan.family_id)
-    rows = (await session.execute(statement.where(*_in(col(Plan.activated_on), start, end)))).all()
-    return cast(list[Activated], rows)
+    statement = statement.where(*_in(col(Plan.activated_on), start, end)).group_by(waited)
+    return cast(list[Waited], (await session.execute(statement)).all())
 
 
 async def close_reasons(
@@ -631,15 +631,27 @@ async def open_on(
     return cast(list[OpenOn], (await session.execute(statement)).all())
 
 
+def _days_between(session: AsyncSession, first: Any, last: Any) -> Any:
+    """Whole days from `first` to `last`: PostgreSQL subtracts dates; SQLite stores them as ISO text, whose
+    Julian days differ by a whole number."""
+    if session.get_bind().dialect.name == "postgresql":
+        return last - first
+    return cast_as(func.julianday(last) - func.julianday(first), Integer)
+
+
 async def closed_episodes(
     session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
-) -> list[ClosedEpisode]:
-    """Each episode closed in the period: its reason, opening and closure."""
+) -> list[Lasted]:
+    """How many episodes closed in the period lasted each number of days, per group and close reason."""
+    days = _days_between(session, col(PlanEpisode.opened_on), col(PlanEpisode.closed_on))
     statement = _episodes(
-        visible_to, _group(by), col(PlanEpisode.close_reason), col(PlanEpisode.opened_on), col(PlanEpisode.closed_on)
+        visible_to, _group(by), col(PlanEpisode.close_reason), days.label("days"), func.count().label("episodes")
     ).where(*_in(col(PlanEpisode.closed_on), start, end))
     statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
-    return cast(list[ClosedEpisode], (await session.execute(statement)).all())
+    # PostgreSQL refuses a constant in GROUP BY, so the group (NULL without a breakdown) is grouped only when set.
+    grouped = (col(BREAKDOWNS[by]),) if by else ()
+    statement = statement.group_by(*grouped, col(PlanEpisode.close_reason), days)
+    return cast(list[Lasted], (await session.execute(statement)).all())
 
 
 async def reviews_overdue(

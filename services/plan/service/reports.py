@@ -8,7 +8,6 @@ practitioners recorded it. Each report answers its model and its rows (the
 CSV form).
 """
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -108,6 +107,23 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+def _median(counts: Mapping[int, int]) -> float | None:
+    """The median of values given as how many times each occurs, as `statistics.median` gives it over the values
+    themselves (the middle value, or the mean of the two middle ones): the database counts tens of thousands of
+    rows into a few hundred values, and `statistics` has no median of counted values."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    middle: list[int] = []
+    seen = 0
+    for value, times in sorted(counts.items()):
+        seen += times
+        # the values at positions (n - 1) // 2 and n // 2 of the sorted list: one value for odd n, two for even
+        while len(middle) < 2 and seen > ((n - 1) // 2 if not middle else n // 2):
+            middle.append(value)
+    return middle[0] if n % 2 else (middle[0] + middle[1]) / 2
+
+
 ASSESSMENTS_STARTED = (
     "Assessments of the form started in the period (by when they were started), per type of organisation and per "
     "organisation that started them, each with its share of the total; and per locality of the family (from the "
@@ -194,17 +210,18 @@ TIME_TO_PLAN = (
 
 async def time_to_plan(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
     """Of plans activated in the period: median working days from the request for support; share within 10."""
-    rows = await repository.activated_plans(session, _visible_to(principal), period.start, period.end, locality)
-    days = [row.working_days_to_active or 0 for row in rows]
-    within = sum(1 for n in days if n <= WORKING_DAYS_TARGET)
+    waited = await repository.activated_plans(session, _visible_to(principal), period.start, period.end, locality)
+    plans = {row.working_days: row.plans for row in waited}
+    activated = sum(plans.values())
+    within = sum(n for days, n in plans.items() if days <= WORKING_DAYS_TARGET)
     report = TimeToPlan(
         period=period,
         locality=locality,
         definition=TIME_TO_PLAN,
-        plans_activated=len(rows),
-        median_working_days=statistics.median(days) if days else None,
+        plans_activated=activated,
+        median_working_days=_median(plans),
         within_10_working_days=within,
-        share_within_10_working_days=_share(within, len(rows)),
+        share_within_10_working_days=_share(within, activated),
     )
     return report, [report.model_dump(exclude={"period", "definition"})]
 
@@ -346,15 +363,15 @@ PLAN_DURATION = (
 BANDS = ((91, "under_3_months"), (182, "from_3_to_6_months"), (365, "from_6_to_12_months"))
 
 
-def _durations(group: str | None, reason: str | None, days: list[int]) -> DurationRow:
+def _durations(group: str | None, reason: str | None, days: Counter[int]) -> DurationRow:
     bands: Counter[str] = Counter()
-    for length in days:
-        bands[next((name for limit, name in BANDS if length <= limit), "over_12_months")] += 1
+    for length, episodes in days.items():
+        bands[next((name for limit, name in BANDS if length <= limit), "over_12_months")] += episodes
     return DurationRow(
         group=group,
         close_reason=reason,
-        episodes=len(days),
-        median_days=statistics.median(days) if days else None,
+        episodes=days.total(),
+        median_days=_median(days),
         under_3_months=bands["under_3_months"],
         from_3_to_6_months=bands["from_3_to_6_months"],
         from_6_to_12_months=bands["from_6_to_12_months"],
@@ -368,13 +385,13 @@ async def plan_duration(
     """How long the episodes closed in the period lasted, by close reason."""
     by = breakdown(by, BY_PLAN)
     closed = await repository.closed_episodes(session, _visible_to(principal), period.start, period.end, by, locality)
-    days: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    days: dict[tuple[str | None, str | None], Counter[int]] = defaultdict(Counter)
+    everyone: Counter[int] = Counter()
     for row in closed:
-        length = (row.closed_on - row.opened_on).days
         group = _label(row.group) if by else None
-        days[(group, None)].append(length)
-        days[(group, row.close_reason)].append(length)
-    everyone = [(row.closed_on - row.opened_on).days for row in closed]
+        days[(group, None)][row.days] += row.episodes
+        days[(group, row.close_reason)][row.days] += row.episodes
+        everyone[row.days] += row.episodes
     rows = [
         _durations(group, reason, lengths)
         for (group, reason), lengths in sorted(days.items(), key=lambda item: (item[0][0] or "", item[0][1] or ""))
@@ -383,8 +400,8 @@ async def plan_duration(
         period=period,
         by=by,
         definition=_counting(PLAN_DURATION, by),
-        closed=len(closed),
-        median_days=statistics.median(everyone) if everyone else None,
+        closed=everyone.total(),
+        median_days=_median(everyone),
         rows=rows,
     )
     return report, [row.model_dump() for row in rows]
