@@ -19,7 +19,7 @@ T = TypeVar("T")
 class Count(BaseModel):
     """How many items a list would give the caller, without the items: for a worklist's badge.
 
-    A count names no family and is not a read of one, so it is not audited; the list itself is, item by item.
+    A number names none of the items and reads none of them; the list itself is what a service authorises.
     """
 
     count: int
