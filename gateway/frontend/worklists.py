@@ -115,14 +115,14 @@ async def counts(request: Request, calls: StaffCalls, staff: SignedIn) -> Counts
     if kept is not None:
         return kept
     led, waiting, allocated, incoming, drafts = await asyncio.gather(
-        _count_or_none(calls.get("/plans/count", {"lead_email": staff.email})) if staff.email else _zero(),
+        _count_or_none(calls.get("/plans/led/count", {"lead_email": staff.email})) if staff.email else _zero(),
         _count_or_none(calls.get("/requests-for-support/count", {"status": "waiting"}))
         if is_coordinator(staff)
         else _zero(),
         _count_or_none(calls.get("/requests-for-support/count", {"status": "allocated"})),
         # Access requests are the consent service's own records, not a family's: listing them audits nothing.
         _length(_or_none(calls.get("/access-requests", {"direction": "incoming"}))),
-        _count_or_none(calls.get("/assessments/count", {"status": "draft"})),
+        _count_or_none(calls.get("/assessments/drafts/count")),
     )
     found = Counts(led, waiting, allocated, incoming, drafts)
     request.state.counts = found

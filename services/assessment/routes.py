@@ -296,12 +296,8 @@ async def list_family_assessments(
 # --- assessments ------------------------------------------------------------------------
 
 
-@router.get("/assessments/count", tags=["assessments"])
-async def count_drafts(
-    session: SessionDep,
-    principal: ReadsAssessments,
-    status: Annotated[Literal["draft"], Query(description="only `draft`: your organisation's unfinished work")],
-) -> Count:
+@router.get("/assessments/drafts/count", tags=["assessments"])
+async def count_drafts(session: SessionDep, principal: ReadsAssessments) -> Count:
     """How many of your organisation's assessments are in draft, without listing them: a badge's number.
 
     Not audited, as it names no family; `GET /assessments?status=draft` lists them, each listing audited.

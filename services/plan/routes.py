@@ -226,7 +226,7 @@ async def list_plans(
     ]
 
 
-@router.get("/plans/count")
+@router.get("/plans/led/count")
 async def count_plans(
     session: SessionDep,
     principal: ReadsPlans,

@@ -152,7 +152,7 @@ async def test_a_lead_professional_lists_the_open_plans_they_lead_for_their_own_
     again = await plan_stack.plans.get("/plans", params={"lead_email": ADDRESS}, headers=council.headers)
     assert [plan["id"] for plan in again.json()] == [led["9434765927"], led["9434765919"]]
     assert await _led_count(plan_stack, council, ADDRESS.upper()) == 2
-    assert_problem(await plan_stack.plans.get("/plans/count", headers=council.headers), 422, "validation-failed")
+    assert_problem(await plan_stack.plans.get("/plans/led/count", headers=council.headers), 422, "validation-failed")
 
     for params in ({}, {"lead_email": ADDRESS, "family_id": "fam-1"}):
         refused = await plan_stack.plans.get("/plans", params=params, headers=council.headers)
@@ -160,7 +160,7 @@ async def test_a_lead_professional_lists_the_open_plans_they_lead_for_their_own_
 
 
 async def _led_count(stack: PlanStack, organisation: Organisation, address: str) -> int:
-    counted = await stack.plans.get("/plans/count", params={"lead_email": address}, headers=organisation.headers)
+    counted = await stack.plans.get("/plans/led/count", params={"lead_email": address}, headers=organisation.headers)
     assert counted.status_code == 200, counted.text
     assert set(counted.json()) == {"count"}  # a number, naming no plan and no family
     count = counted.json()["count"]

@@ -37,7 +37,7 @@ from services.kit.settings import (
     ServiceClientSettings,
     ServiceSettings,
 )
-from services.kit.testing import LoopbackServers, TokenMint, loopback_client, serve, token_endpoint
+from services.kit.testing import PATIENT, LoopbackServers, TokenMint, loopback_client, serve, token_endpoint
 from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as create_notifications
 from services.plan.config import PlanSettings
@@ -83,6 +83,10 @@ def service_settings(
         "database": DatabaseSettings(url=database_url),
         "nats": NatsSettings(url=nats_url, reconnect_wait_seconds=0.1),
         "consumer": ConsumerSettings(max_attempts=3, retry_delay_seconds=0.05),
+        # The services of a test stack share one event loop, on a machine other test workers load: a call between
+        # them (its service token's Argon2 check included) may wait longer than production's 10 s for its turn.
+        # A test that means a time limit asserts it itself, as `PATIENT` says for the tests' own clients.
+        "http": HttpSettings(client_timeout_seconds=PATIENT.read or 30.0, connect_timeout_seconds=10.0),
     }
     if name == "notifications":  # on PostgreSQL it keeps no key of its own
         fields["secrets_key"] = Fernet.generate_key().decode()
