@@ -9,6 +9,7 @@ PostgreSQL database cloned with `CREATE DATABASE ... TEMPLATE` when
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -176,6 +177,9 @@ def _libpq_dsn(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+BIND_ATTEMPTS = 5
+
+
 class LoopbackServers:
     """Apps served by uvicorn on loopback ports, in this event loop, and stopped together.
 
@@ -189,14 +193,23 @@ class LoopbackServers:
 
     async def start(self, app: FastAPI, port: int | None = None) -> str:
         port = port or free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-        task = asyncio.create_task(server.serve())
-        self._running.append((server, task))
-        while not server.started:
-            if task.done():
+        for attempt in range(BIND_ATTEMPTS):
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    break
+                await asyncio.sleep(0.02)
+            if server.started:
+                self._running.append((server, task))
+                return f"http://127.0.0.1:{port}"
+            # uvicorn exits (SystemExit) when it cannot bind: a port chosen free a moment ago may have been taken
+            # meanwhile by another test worker's socket. It is tried again shortly; a SystemExit let through
+            # would stop the test worker's event loop for every test after it, not fail this one alone.
+            with contextlib.suppress(SystemExit):
                 task.result()
-            await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
+            await asyncio.sleep(0.5 * (attempt + 1))
+        raise RuntimeError(f"no server could listen on 127.0.0.1:{port}")
 
     async def stop(self) -> None:
         for server, _ in self._running:
