@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.support.browser import Camera, People, add_staff, client_headers, open_session, register, sign_in, submit
 from tests.support.gateway import GatewayStack
+from tests.support.plan import draft_plan
 from tests.support.samples import assessment_answers, family_body, nhs_numbers, submitted_sample
-from tests.support.waiting import eventually
 
 TODAY = date.today()
 STARTED, ACTIVATED = TODAY - timedelta(days=120), TODAY - timedelta(days=110)  # the review fell due 68 days ago
@@ -29,18 +29,7 @@ YEAR_AGO = date(TODAY.year - 1, TODAY.month, min(TODAY.day, 28 if TODAY.month ==
 
 async def _plan(http: httpx.AsyncClient, author: dict[str, str], organisation_id: str, nhs: str) -> dict[str, Any]:
     """A family's plan, opened from its early help assessment started 120 days ago, led and activated 110 days ago."""
-    family = (await http.post("/families", json=family_body(nhs), headers=author)).json()
-    assessment = {"family_id": family["id"], "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": assessment_answers(started=STARTED.isoformat()), "status": "submitted"}  # fmt: skip
-    assert (await http.post("/assessments", json=assessment, headers=author)).status_code == 201
-    listed: list[dict[str, Any]] = []
-
-    async def opened() -> bool:
-        listed[:] = (await http.get("/plans", params={"family_id": family["id"]}, headers=author)).json()
-        return len(listed) == 1
-
-    await eventually(opened)
-    plan: dict[str, Any] = (await http.get(f"/plans/{listed[0]['id']}", headers=author)).json()
+    plan = await draft_plan(http, author, nhs, assessment_answers(started=STARTED.isoformat()))
     plan = await _change(http, author, plan, "", {"lead_professional": {"name": "A council practitioner",
                          "organisation_id": organisation_id}}, "PATCH")  # fmt: skip
     goal = {"need_ids": [plan["needs"][0]["id"]], "outcome_area": plan["needs"][0]["outcome_area"],

@@ -109,11 +109,17 @@ async def grant(stack: PlanStack, recorder: Organisation, family_id: str, **term
     return await consent.grant(stack.consent, recorder, family_id, **terms)
 
 
-async def draft_plan(http: httpx.AsyncClient, author: dict[str, str]) -> dict[str, Any]:
-    """Through the gateway: a new family's draft plan, opened from its early help assessment submitted by `author`."""
-    family = (await http.post("/families", json=family_body(), headers=author)).json()
+async def draft_plan(
+    http: httpx.AsyncClient,
+    author: dict[str, str],
+    nhs_number: str = "9434765919",
+    answers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Through the gateway: a new family's draft plan, opened from its early help assessment submitted by `author`
+    (the sample answers unless `answers` are given)."""
+    family = (await http.post("/families", json=family_body(nhs_number), headers=author)).json()
     assessment = {"family_id": family["id"], "form": {"key": "early-help-assessment", "version": 1},
-                  "answers": sample("early-help-assessment", 1), "status": "submitted"}  # fmt: skip
+                  "answers": answers or sample("early-help-assessment", 1), "status": "submitted"}  # fmt: skip
     assert (await http.post("/assessments", json=assessment, headers=author)).status_code == 201
     listed: list[dict[str, Any]] = []
 
