@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0, every: float = 0.05) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not true within {within}s: {check.__name__}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
 
 
 async def connected(*apps: FastAPI) -> bool:
