@@ -302,8 +302,15 @@ async def profiled_localities(session: AsyncSession) -> list[tuple[str, str | No
 
 
 class Waited(NamedTuple):
+    group: str | None
     working_days: int
     plans: int
+
+
+class Closed(NamedTuple):
+    group: str | None
+    close_reason: str
+    episodes: int
 
 
 class Qualifying(NamedTuple):
@@ -427,23 +434,30 @@ async def assessments_started(
 
 
 async def activated_plans(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
 ) -> list[Waited]:
-    """How many plans activated in the period waited each number of working days (none recorded counts as 0)."""
+    """How many plans activated in the period waited each number of working days (none recorded counts as 0),
+    per group."""
     waited = func.coalesce(col(Plan.working_days_to_active), 0)
-    statement = _plans(visible_to, waited.label("working_days"), func.count().label("plans"))
-    statement = _profiled(statement.select_from(Plan), None, locality, Plan.family_id)
-    statement = statement.where(*_in(col(Plan.activated_on), start, end)).group_by(waited)
+    statement = _plans(visible_to, _group(by), waited.label("working_days"), func.count().label("plans"))
+    statement = _profiled(statement.select_from(Plan), by, locality, Plan.family_id)
+    statement = statement.where(*_in(col(Plan.activated_on), start, end)).group_by(*_grouped(by), waited)
     return cast(list[Waited], (await session.execute(statement)).all())
 
 
 async def close_reasons(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
-) -> list[str]:
-    """The reason of each episode closed in the period: a plan closed, reopened and closed again counts twice."""
-    statement = _episodes(visible_to, PlanEpisode.close_reason).where(*_in(col(PlanEpisode.closed_on), start, end))
-    statement = _profiled(statement.select_from(PlanEpisode), None, locality, PlanEpisode.family_id)
-    return [reason for (reason,) in await session.execute(statement)]
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
+) -> list[Closed]:
+    """How many episodes closed in the period for each reason, per group: a plan closed, reopened and closed
+    again counts twice."""
+    reason = col(PlanEpisode.close_reason)
+    statement = _episodes(visible_to, _group(by), reason, func.count().label("episodes"))
+    statement = statement.where(*_in(col(PlanEpisode.closed_on), start, end))
+    if by in PLAN_BREAKDOWNS:
+        statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
+    else:
+        statement = _profiled(statement.select_from(PlanEpisode), by, locality, PlanEpisode.family_id)
+    return cast(list[Closed], (await session.execute(statement.group_by(*_grouped(by), reason))).all())
 
 
 async def closed_with_every_need_met(
@@ -522,10 +536,16 @@ BREAKDOWNS: dict[str, Any] = {
     "ethnicity": ReportingChild.ethnicity,
 }
 CHILD_BREAKDOWNS = frozenset({"age_band", "sex", "ethnicity"})
+PLAN_BREAKDOWNS = frozenset({"level_of_need", "lead_agency", "agency"})
 
 
 def _group(by: str | None) -> Any:
     return (col(BREAKDOWNS[by]) if by else null()).label("group")
+
+
+def _grouped(by: str | None) -> tuple[Any, ...]:
+    """What to GROUP BY for `by`: PostgreSQL refuses the constant `_group` stands for without a breakdown."""
+    return (col(BREAKDOWNS[by]),) if by else ()
 
 
 def _profiled(statement: Select[Any], by: str | None, locality: str | None, family_id: Any) -> Select[Any]:
@@ -612,21 +632,23 @@ async def open_on(
         if by in CHILD_BREAKDOWNS
         else func.sum(col(Plan.children))
     )
-    statement = _plans(
-        visible_to,
-        _group(by),
-        func.count(distinct(col(PlanEpisode.plan_id))).label("plans"),
-        func.count(distinct(col(Plan.family_id))).label("families"),
-        func.coalesce(children, 0).label("children"),
-        plan_id=PlanEpisode.plan_id,
-    ).where(
-        col(Plan.activated_on) <= on,
-        col(PlanEpisode.opened_on) <= on,
-        or_(col(PlanEpisode.closed_on).is_(None), col(PlanEpisode.closed_on) > on),
-        col(PlanEpisode.close_reason).is_distinct_from(DISCARDED),
+    statement = (
+        _plans(
+            visible_to,
+            _group(by),
+            func.count(distinct(col(PlanEpisode.plan_id))).label("plans"),
+            func.count(distinct(col(Plan.family_id))).label("families"),
+            func.coalesce(children, 0).label("children"),
+            plan_id=PlanEpisode.plan_id,
+        )
+        .where(
+            col(Plan.activated_on) <= on,
+            col(PlanEpisode.opened_on) <= on,
+            or_(col(PlanEpisode.closed_on).is_(None), col(PlanEpisode.closed_on) > on),
+            col(PlanEpisode.close_reason).is_distinct_from(DISCARDED),
+        )
+        .group_by(*_grouped(by))
     )
-    if by:
-        statement = statement.group_by(col(BREAKDOWNS[by]))
     statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
     return cast(list[OpenOn], (await session.execute(statement)).all())
 
@@ -648,9 +670,7 @@ async def closed_episodes(
         visible_to, _group(by), col(PlanEpisode.close_reason), days.label("days"), func.count().label("episodes")
     ).where(*_in(col(PlanEpisode.closed_on), start, end))
     statement = _profiled(_with_plan(statement), by, locality, Plan.family_id)
-    # PostgreSQL refuses a constant in GROUP BY, so the group (NULL without a breakdown) is grouped only when set.
-    grouped = (col(BREAKDOWNS[by]),) if by else ()
-    statement = statement.group_by(*grouped, col(PlanEpisode.close_reason), days)
+    statement = statement.group_by(*_grouped(by), col(PlanEpisode.close_reason), days)
     return cast(list[Lasted], (await session.execute(statement)).all())
 
 

@@ -464,31 +464,34 @@ async def assessments_started(
     return _report(answer, "assessments-started", fmt, accept)
 
 
-@reports.get("/time-to-plan", response_model=TimeToPlan, responses=CSV_RESPONSE)
+@reports.get("/time-to-plan", response_model=TimeToPlan, responses=BY_RESPONSES)
 async def time_to_plan(
     session: SessionDep,
     principal: ReadsReports,
     period: PeriodDep,
+    by: By = None,
     locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Of plans activated in the period: median working days from the request for support; share within 10."""
-    answer = await service.reports.time_to_plan(session, principal, period, locality)
+    answer = await service.reports.time_to_plan(session, principal, period, by, locality)
     return _report(answer, "time-to-plan", fmt, accept)
 
 
-@reports.get("/closures", response_model=Closures, responses=CSV_RESPONSE)
+@reports.get("/closures", response_model=Closures, responses=BY_RESPONSES)
 async def closures(
     session: SessionDep,
     principal: ReadsReports,
     period: PeriodDep,
+    by: By = None,
     locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Plans closed in the period by reason, and the share closed with outcomes met."""
-    return _report(await service.reports.closures(session, principal, period, locality), "closures", fmt, accept)
+    answer = await service.reports.closures(session, principal, period, by, locality)
+    return _report(answer, "closures", fmt, accept)
 
 
 @reports.get("/re-referrals", response_model=ReReferrals, responses=BY_RESPONSES)

@@ -461,14 +461,24 @@ class AssessmentsStarted(BaseModel):
     by_locality: list[StartedInLocality]
 
 
+class WaitRow(BaseModel):
+    group: str
+    plans_activated: int
+    median_working_days: float | None
+    within_10_working_days: int
+    share_within_10_working_days: float | None
+
+
 class TimeToPlan(BaseModel):
     period: Period
+    by: str | None
     locality: str | None
     definition: str
     plans_activated: int
     median_working_days: float | None
     within_10_working_days: int
     share_within_10_working_days: float | None
+    groups: list[WaitRow] = Field(description="one row a value of `by`; empty without `by`")
 
 
 class ReasonRow(BaseModel):
@@ -476,11 +486,22 @@ class ReasonRow(BaseModel):
     plans: int
 
 
-class Closures(BaseModel):
-    period: Period
+class ClosureRow(BaseModel):
+    group: str
     closed: int
     by_reason: list[ReasonRow]
     share_outcomes_met: float | None
+
+
+class Closures(BaseModel):
+    period: Period
+    by: str | None
+    locality: str | None
+    definition: str
+    closed: int
+    by_reason: list[ReasonRow]
+    share_outcomes_met: float | None
+    groups: list[ClosureRow] = Field(description="one row a value of `by`; empty without `by`")
 
 
 class Measure(BaseModel):

@@ -154,6 +154,60 @@ async def test_reviews_overdue_by_ethnicity_counts_children_and_by_locality_plan
     assert (eastgate["active"], [row["group"] for row in eastgate["rows"]]) == (1, ["org-council"])
 
 
+async def test_closures_and_time_to_plan_give_their_groups_beside_totals_that_count_each_plan_once(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    plans = await _active_plans(stack, council)
+    await stack.change(council, plans["a"], "/close", {"reason": "outcomes_met"})  # Northfield: a girl and a boy
+    await stack.change(council, plans["b"], "/close", {"reason": "family_disengaged"})  # Eastgate: a girl
+
+    by_place = await _report(stack, council, "closures", by="locality")
+    assert (by_place["by"], by_place["closed"], by_place["share_outcomes_met"]) == ("locality", 2, 0.5)
+    assert by_place["groups"] == [
+        {"group": "eastgate", "closed": 1, "by_reason": [{"reason": "family_disengaged", "plans": 1}],
+         "share_outcomes_met": 0.0},
+        {"group": "northfield", "closed": 1, "by_reason": [{"reason": "outcomes_met", "plans": 1}],
+         "share_outcomes_met": 1.0},
+    ]  # fmt: skip
+    assert "it counts plans" in by_place["definition"]
+    # By sex each child counts in their group: A's plan is in both, yet the total counts it once.
+    by_sex = await _report(stack, council, "closures", by="sex")
+    assert by_sex["closed"] == 2 and "each plan once" in by_sex["definition"]
+    assert {row["group"]: (row["closed"], row["share_outcomes_met"]) for row in by_sex["groups"]} == {
+        "female": (2, 0.5),
+        "male": (1, 1.0),
+    }
+    as_csv = await stack.plans.get(
+        "/reports/closures", params={"by": "locality"}, headers={**council.headers, "Accept": "text/csv"}
+    )
+    assert as_csv.status_code == 200 and as_csv.text.splitlines() == [
+        "group,reason,plans",
+        "eastgate,family_disengaged,1",
+        "northfield,outcomes_met,1",
+    ]
+    northfield = await _report(stack, council, "closures", locality="northfield")
+    assert (northfield["closed"], northfield["by_reason"], northfield["groups"]) == (
+        1, [{"reason": "outcomes_met", "plans": 1}], []
+    )  # fmt: skip
+
+    everyone = await _report(stack, council, "time-to-plan")
+    by_age = await _report(stack, council, "time-to-plan", by="age_band")
+    assert (everyone["by"], everyone["groups"], by_age["plans_activated"]) == (None, [], 3)
+    # The three plans waited alike (opened on one day, activated today), so each group of one waited as all did.
+    waited = {key: everyone[key] for key in ("median_working_days", "share_within_10_working_days")}
+    within = everyone["within_10_working_days"] // 3
+    assert by_age["groups"] == [
+        {"group": group, "plans_activated": 1, "within_10_working_days": within, **waited}
+        for group in ("16_to_17", "1_to_4", "5_to_9", "not_recorded")
+    ]
+
+    refused = await stack.plans.get("/reports/closures", params={"by": "postcode"}, headers=council.headers)
+    assert refused.status_code == 400 and refused.json()["supported"] == sorted(
+        ["level_of_need", "lead_agency", "agency", "locality", "age_band", "sex", "ethnicity"]
+    )
+
+
 async def test_the_localities_are_the_councils_with_their_child_population(plan_stack: PlanStack) -> None:
     stack, council = plan_stack, _council(plan_stack)
     assert await _report(stack, council, "localities") == {

@@ -70,11 +70,13 @@ async def test_time_from_request_to_an_active_plan(plan_stack: PlanStack, histor
     assert "bank holidays" in report.pop("definition")
     assert report == {
         "period": {"start": "2025-01-01", "end": "2025-02-28"},
+        "by": None,
         "locality": None,
         "plans_activated": 3,  # A, B and C; D is the school's, outside the council's view and the period
         "median_working_days": 5,  # A 5, B 15, C 5: in the same unit as the share
         "within_10_working_days": 2,
         "share_within_10_working_days": 0.6667,
+        "groups": [],
     }
 
 

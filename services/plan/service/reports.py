@@ -27,6 +27,7 @@ from services.plan.schemas import (
     CaseloadRow,
     ClaimCandidate,
     Claims,
+    ClosureRow,
     Closures,
     DistanceTravelled,
     DurationRow,
@@ -52,6 +53,7 @@ from services.plan.schemas import (
     StepDownOutcomes,
     StepDownRow,
     TimeToPlan,
+    WaitRow,
 )
 from services.plan.transitions import STEPPED_UP
 
@@ -87,6 +89,10 @@ COUNTS_CHILDREN = (
     "each plan counts once for each child of its family, in that child's group, so the groups add up to more "
     "than the plans; a family not yet profiled counts once, under not_recorded."
 )
+
+
+# A report whose totals stay those of everyone counted when it is broken down, its groups given beside them.
+TOTALS_BESIDE_GROUPS = " Its totals count each plan once whatever the breakdown; its groups beside them:"
 
 
 def _counting(definition: str, by: str | None) -> str:
@@ -208,35 +214,80 @@ TIME_TO_PLAN = (
 )
 
 
-async def time_to_plan(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
-    """Of plans activated in the period: median working days from the request for support; share within 10."""
-    waited = await repository.activated_plans(session, _visible_to(principal), period.start, period.end, locality)
-    plans = {row.working_days: row.plans for row in waited}
+def _waited(plans: Mapping[int, int]) -> dict[str, Any]:
+    """The counts of plans that waited each number of working days, as the measures of `WaitRow`."""
     activated = sum(plans.values())
     within = sum(n for days, n in plans.items() if days <= WORKING_DAYS_TARGET)
+    return {
+        "plans_activated": activated,
+        "median_working_days": _median(plans),
+        "within_10_working_days": within,
+        "share_within_10_working_days": _share(within, activated),
+    }
+
+
+async def time_to_plan(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
+    """Of plans activated in the period: median working days from the request for support; share within 10."""
+    by = breakdown(by, BY_PLAN)
+    visible_to, start, end = _visible_to(principal), period.start, period.end
+    everyone = await repository.activated_plans(session, visible_to, start, end, None, locality)
+    groups: dict[str, Counter[int]] = defaultdict(Counter)
+    for row in await repository.activated_plans(session, visible_to, start, end, by, locality) if by else []:
+        groups[_label(row.group)][row.working_days] += row.plans
+    rows = [WaitRow(group=group, **_waited(plans)) for group, plans in sorted(groups.items())]
     report = TimeToPlan(
         period=period,
+        by=by,
         locality=locality,
-        definition=TIME_TO_PLAN,
-        plans_activated=activated,
-        median_working_days=_median(plans),
-        within_10_working_days=within,
-        share_within_10_working_days=_share(within, activated),
+        definition=_counting(TIME_TO_PLAN + TOTALS_BESIDE_GROUPS, by) if by else TIME_TO_PLAN,
+        **_waited({row.working_days: row.plans for row in everyone}),
+        groups=rows,
     )
-    return report, [report.model_dump(exclude={"period", "definition"})]
+    if by:
+        return report, [row.model_dump() for row in rows]
+    return report, [report.model_dump(exclude={"period", "by", "definition", "groups"})]
 
 
-async def closures(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
+CLOSURES = (
+    "Episodes closed in the period (by the day practitioners recorded; discarded drafts aside) by close reason, "
+    "and the share closed with outcomes met: a plan closed, reopened and closed again counts twice."
+)
+
+
+def _closed(reasons: Mapping[str, int]) -> dict[str, Any]:
+    """The counts of episodes closed for each reason, as the measures of `ClosureRow`."""
+    closed = sum(reasons.values())
+    return {
+        "closed": closed,
+        "by_reason": [ReasonRow(reason=reason, plans=n) for reason, n in sorted(reasons.items())],
+        "share_outcomes_met": _share(reasons.get(OUTCOMES_MET, 0), closed),
+    }
+
+
+async def closures(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Episodes of plans closed in the period by reason, and the share closed with outcomes met."""
-    counts = Counter(
-        await repository.close_reasons(session, _visible_to(principal), period.start, period.end, locality)
-    )
-    closed = sum(counts.values())
-    rows = [ReasonRow(reason=reason, plans=n) for reason, n in sorted(counts.items())]
+    by = breakdown(by, BY_PLAN)
+    visible_to, start, end = _visible_to(principal), period.start, period.end
+    everyone = await repository.close_reasons(session, visible_to, start, end, None, locality)
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in await repository.close_reasons(session, visible_to, start, end, by, locality) if by else []:
+        groups[_label(row.group)][row.close_reason] += row.episodes
+    rows = [ClosureRow(group=group, **_closed(reasons)) for group, reasons in sorted(groups.items())]
     report = Closures(
-        period=period, closed=closed, by_reason=rows, share_outcomes_met=_share(counts[OUTCOMES_MET], closed)
+        period=period,
+        by=by,
+        locality=locality,
+        definition=_counting(CLOSURES + TOTALS_BESIDE_GROUPS, by) if by else CLOSURES,
+        **_closed({row.close_reason: row.episodes for row in everyone}),
+        groups=rows,
     )
-    return report, [row.model_dump() for row in rows]
+    if by:
+        return report, [{"group": row.group, **reason.model_dump()} for row in rows for reason in row.by_reason]
+    return report, [row.model_dump() for row in report.by_reason]
 
 
 def _windows(cohort: Sequence[tuple[date, date | None]], span: timedelta, today: date) -> tuple[int, bool]:
