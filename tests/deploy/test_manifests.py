@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 from jsonschema.protocols import Validator
 
 from deploy.nats_users import generate
+from services.assessment.localities import load_localities
 from services.kit.natsserver import nats_server_binary
+from services.plan.outcomes_plan import load_outcomes_plan
+from services.plan.population import load_population
 from tests.support.kustomize import Manifest, pod_spec
 from tests.support.manifests import APPS, OVERLAYS, rendered
 
@@ -221,3 +225,35 @@ def test_nats_server_accepts_its_configuration_as_the_pods_mount_it(tmp_path: Pa
         env={"SERVER_NAME": "nats-0"},
     )
     assert checked.returncode == 0, checked.stderr.decode()
+
+
+# Each file a council supplies: the app that reads it, the setting naming it and the loader that refuses a bad one.
+COUNCIL_FILES: dict[str, tuple[str, str, Callable[[Path], object]]] = {
+    "postcode-localities.csv": ("assessment", "ASSESSMENT_LOCALITY_LOOKUP", load_localities),
+    "child-population.csv": ("plan", "PLAN_CHILD_POPULATION", load_population),
+    "supporting-families-outcomes-plan.yaml": ("plan", "PLAN_SUPPORTING_FAMILIES_PLAN", load_outcomes_plan),
+}
+
+
+def test_production_reads_the_councils_own_files_from_a_config_map_each_service_accepts(tmp_path: Path) -> None:
+    """Each setting points at a file of the mounted ConfigMap, and the file as mounted loads as at start."""
+    objects = rendered("production")
+    config_maps = {m["metadata"]["name"]: m["data"] for m in objects if m["kind"] == "ConfigMap"}
+    deployments = {m["metadata"]["name"]: m for m in objects if m["kind"] == "Deployment"}
+    read = {}
+    for app in {app for app, _, _ in COUNCIL_FILES.values()}:
+        spec = deployments[app]["spec"]["template"]["spec"]
+        container = next(c for c in spec["containers"] if c["name"] == app)
+        settings = {entry["name"]: entry.get("value") for entry in container["env"]}
+        for mount in container["volumeMounts"]:
+            volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+            if "configMap" not in volume:
+                continue
+            for key, text in config_maps[volume["configMap"]["name"]].items():
+                path = f"{mount['mountPath']}/{key}"
+                setting = next((name for name, value in settings.items() if value == path), None)
+                if setting is not None:
+                    read[key] = (app, setting)
+                    (tmp_path / key).write_text(text)
+                    COUNCIL_FILES[key][2](tmp_path / key)
+    assert read == {key: (app, setting) for key, (app, setting, _) in COUNCIL_FILES.items()}
