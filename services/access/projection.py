@@ -9,10 +9,11 @@ carries the consent service's access revision, the copy records the highest
 revision it has applied without a gap, and the consent service writes its
 revision into a key of the NATS key-value bucket after every change, which
 each service watches (`services.kit.events.keyvalue.CounterWatch`): the new
-value is pushed to it at once, and the server's heartbeats say the watch is
-alive while nothing changes. A read is decided locally only when the watch
-heard from the server within `FRESH_FOR` and the copy holds every change up to
-the revision in the key; otherwise (NATS away, the watch lost or silent, the
+value is pushed to it at once, and the consent service's sign of life (the
+revision it holds, published every 0.2 s) says it is alive while nothing
+changes. A read is decided locally only when the watch heard the sign of life
+within `FRESH_FOR`, its consumer is alive and the copy holds every change up to
+the revision heard; otherwise (NATS away, the watch lost or silent, the
 consumer behind, events missing from the stream) the read is decided by
 asking the consent service, which fails closed. Only permits are taken from
 the copy: a refusal is asked again, so a grant opens the next read at once. A
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 ACCESS_REVISION_KEY = "access_revision"  # the key the consent service raises and every copy watches
-HEARTBEAT_SECONDS = 0.2  # how often the server tells a quiet watch that it is alive
+HEARTBEAT_SECONDS = 1.0  # how often the server tells a quiet watch that its consumer is alive
 FRESH_FOR = 0.5  # seconds since the watch last heard from the server: a copy is trusted no longer
 ACCESS_EVENTS = ("consent.granted", "consent.withdrawn", "consent.expired", "override.opened", "override.expired")
 # Each of these opens or closes access, so the consent service always gives it a revision. The expiries

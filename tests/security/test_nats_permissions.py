@@ -26,7 +26,7 @@ from services.access.projection import ACCESS_REVISION_KEY, FRESH_FOR, HEARTBEAT
 from services.kit.events.broker import Broker
 from services.kit.events.consumer import InboxEvent
 from services.kit.events.envelope import nats_subject, to_json
-from services.kit.events.keyvalue import CounterWatch, raise_counter, read_counter
+from services.kit.events.keyvalue import CounterWatch, alive_subject_of, raise_counter, read_counter
 from services.kit.natsserver import nats_server_binary
 from services.kit.revocation import CredentialsRevoked, RevocationListener, Revocations
 from services.kit.testing import TokenMint
@@ -305,8 +305,9 @@ async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher
         await raise_counter(kv, ACCESS_REVISION_KEY, 5)  # never lowered
         held = await read_counter(kv, ACCESS_REVISION_KEY)
         assert held is not None and held.value == 7
-    finally:
+    except BaseException:
         await consent.close()
+        raise
 
     plan_broker = Broker(secured.settings("plan"), "plan")
     plan_broker.start()
@@ -315,9 +316,12 @@ async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher
     try:
 
         async def heard() -> bool:
+            await consent.publish(alive_subject_of(bucket, ACCESS_REVISION_KEY), b"7")  # the owner's sign of life
+            await consent.flush()
             return watch.current(within=FRESH_FOR) == 7
 
         await eventually(heard)
+        await consent.close()  # the owner falls silent
         # A watcher may not write the key (a lower revision would make a stale copy look current),
         # nor read the bucket through a consumer of another subject, nor read or change the stream itself.
         js = plan_broker.nc.jetstream(timeout=DENIED_WITHIN)
@@ -332,10 +336,21 @@ async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher
             await js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{ACCESS_REVISION_KEY}", direct=True)
         with pytest.raises((NatsError, TimeoutError)):
             await js.purge_stream(f"KV_{bucket}")
-        # Nothing the watcher tried reached the key: the last value written is still the owner's. (Whether it is
-        # still current is another matter: no owner writes it again here, so after FRESH_FOR it is not.)
+        # Nor say the owner is alive (a stale copy would be trusted after the consent service stopped), nor lower
+        # or raise the value the watches hold through that sign of life.
+        forger = await secured.connect("plan")
+        try:
+            await forger.publish(alive_subject_of(bucket, ACCESS_REVISION_KEY), b"1000")
+            await forger.flush()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+        finally:
+            await forger.close()
+        # Nothing the watcher tried reached the key or the watch: the last value is still the owner's. (Whether it
+        # is still current is another matter: no owner says it is alive here, so it is not.)
         assert watch.current(within=float("inf")) == 7
+        assert watch.current(within=FRESH_FOR) is None
     finally:
+        await consent.close()
         await watch.stop()
         await plan_broker.close()
 
@@ -355,6 +370,7 @@ async def test_only_the_consent_service_writes_the_access_revision_and_a_watcher
         await gateway.close()
     violations = secured.violations()
     assert any(f"$kv.{bucket.lower()}.{ACCESS_REVISION_KEY}" in v.lower() for v in violations), violations
+    assert any(alive_subject_of(bucket, ACCESS_REVISION_KEY).lower() in v.lower() for v in violations), violations
 
 
 async def test_every_process_hears_of_revoked_credentials_through_a_consumer_of_that_subject_alone(

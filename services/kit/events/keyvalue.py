@@ -3,25 +3,28 @@
 The owner keeps the counter in its database, which stays the record; `CounterRaiser` copies it
 into a key of the system's bucket after every commit that raised it, and again at start, after an
 outage and once a minute (a bucket made anew is filled), so a crash or NATS being away delays the
-copy and never loses it. It writes
-with compare-and-set and never lowers the key, so two replicas writing at once cannot leave an
-older value in it. Between changes it writes the key again every `STAMP_SECONDS`: a watcher trusts
-a value only while such a write is recent, so an owner that has stopped (crashed between a commit
-and the key's write, or cut off from NATS while the watchers are not) is noticed as silence, not
-taken for "nothing changed". Each such write is one request: the compare-and-set names the sequence
-the owner's own last write left, rather than reading the key first.
+copy and never loses it. It writes with compare-and-set and never lowers the key, so two replicas
+writing at once cannot leave an older value in it. After each write, and every `STAMP_SECONDS`
+between them, it publishes the value it holds as a plain NATS message on the key's sign-of-life
+subject (`alive_subject_of`): a watcher trusts a value only while such a message is recent, so an
+owner that has stopped (crashed between a commit and the key's write, or cut off from NATS while
+the watchers are not) is noticed as silence, not taken for "nothing changed". The sign of life is
+a core message, not a write of the key, because a write is stored (and replicated) by the server
+and delivered by each watch's consumer: five times a second, that was most of the system's idle
+work. A message lost on the way only makes a watcher distrust its value for a moment.
 
 `CounterWatch` is how another process knows the counter without asking: a consumer of its own,
 pushed to its own inbox, that delivers the key's last value at once and every new one as it is
-written, with idle heartbeats from the server between them. The value is only given out while
-the owner's last write arrived within the caller's bound, so an owner or a watch that is down, cut
-off or stuck reads as unknown, never as an old value believed current. The server's heartbeats tell
-a lost consumer, which is made again. Nothing is asked over HTTP and nothing is logged while
-nothing changes.
+written, with idle heartbeats from the server between them, and a subscription to the key's sign
+of life. The value is only given out while the owner's last sign of life arrived within the
+caller's bound and the consumer was heard from within three heartbeats, so an owner or a watch
+that is down, cut off or stuck reads as unknown, never as an old value believed current. The
+server's heartbeats tell a lost consumer, which is made again. Nothing is asked over HTTP and
+nothing is logged while nothing changes.
 
 Like the revocation listener's consumer (`services.kit.revocation`), it is made through the API
 subject that names its filter, so NATS can let a process watch this key and nothing else
-(`services.kit.events.permissions`).
+(`services.kit.events.permissions`); only the owner may publish the sign of life.
 """
 
 import asyncio
@@ -45,7 +48,7 @@ from services.kit.tasks import stop_task
 logger = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 60.0  # how often the raiser reads the database unwoken: a bucket made anew (NATS restored) is filled
-STAMP_SECONDS = 0.2  # how often the owner writes the key again while nothing changes: its sign of life
+STAMP_SECONDS = 0.2  # how often the owner publishes its sign of life while nothing changes
 WATCH_PREFIX = "watch-"  # the name of each process's consumer of a key starts so
 IDLE_SECONDS = 60.0  # a watch's consumer is removed by the server this long after the process has gone
 STATUS = "Status"
@@ -54,6 +57,11 @@ HEARTBEAT = "100"
 
 def subject_of(bucket: str, key: str) -> str:
     return f"$KV.{bucket}.{key}"
+
+
+def alive_subject_of(bucket: str, key: str) -> str:
+    """Where the owner of a key says it is alive, with the value it holds: outside every stream's subjects."""
+    return f"alive.{bucket}.{key}"
 
 
 @dataclass(frozen=True)
@@ -88,27 +96,6 @@ async def raise_counter(kv: KeyValue, key: str, value: int) -> None:
             continue  # written meanwhile (another replica): read it again
 
 
-async def stamp_counter(kv: KeyValue, key: str, value: int, held: Counter | None = None) -> Counter | None:
-    """Write the key again, at `value` or what it holds if more: a fresh write that never lowers it.
-
-    `held` is what the caller's last stamp returned, the key as that write left it: given, the key is not
-    read first, and the compare-and-set on its sequence still refuses to write over anything written since.
-    Returns the key as this write left it; None when it was written meanwhile (another replica: as fresh),
-    or made anew, and is to be read again next time.
-    """
-    if held is None:
-        held = await read_counter(kv, key)
-    if held is None:
-        await raise_counter(kv, key, value)
-        return None
-    written = max(held.value, value)
-    try:
-        sequence = await kv.update(key, str(written).encode(), last=held.sequence)
-    except KeyWrongLastSequenceError:
-        return None
-    return Counter(written, sequence)
-
-
 class CounterRaiser:
     """Copies a counter from the database into its key after each commit that raised it, until it holds."""
 
@@ -132,8 +119,8 @@ class CounterRaiser:
         failing = False
         value: int | None = None
         read_at = float("-inf")
-        held: Counter | None = None  # the key as the last stamp left it: the next one need not read it
         kv: KeyValue | None = None  # nats-py asks the server for the bucket's stream each time it makes one
+        alive = alive_subject_of(self.broker.settings.bucket, self.key)
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation (`services.kit.tasks`).
             with contextlib.suppress(TimeoutError):
@@ -147,10 +134,13 @@ class CounterRaiser:
                 if woken or value is None or time.monotonic() - read_at > RECHECK_SECONDS:
                     value, read_at = await self.read(), time.monotonic()
                     await raise_counter(kv, self.key, value)
-                    held = None
-                held = await stamp_counter(kv, self.key, value, held)
+                # Only on a live connection: nats-py would otherwise keep the message for after a reconnect,
+                # and deliver as alive now an owner that said so before it was cut off.
+                if not self.broker.nc.is_connected:
+                    raise ConnectionError("not connected")
+                await self.broker.nc.publish(alive, str(value).encode())
             except Exception as error:  # noqa: BLE001 (NATS or the database away: whatever it is, try again)
-                held, kv = None, None
+                kv = None
                 if not failing:  # once per outage
                     logger.warning("counter not written yet", extra={"key": self.key, "error": type(error).__name__})
                 failing = True
@@ -170,17 +160,23 @@ class CounterWatch:
         self.key = key
         self.heartbeat = heartbeat
         self._value: int | None = None
-        self._heard_at = float("-inf")  # the server's last word: a value or a heartbeat
-        self._written_at = float("-inf")  # the owner's last write of the key
-        self._subscription: Subscription | None = None
+        self._heard_at = float("-inf")  # the consumer's last word: a value or a heartbeat
+        self._alive_at = float("-inf")  # the owner's last sign of life
+        self._subscriptions: list[Subscription] = []
         self._generation = 0
         self._task: asyncio.Task[None] | None = None
 
     def current(self, within: float) -> int | None:
-        """The key's value, if the owner wrote it within `within` seconds; otherwise None."""
-        if not self.broker.nc.is_connected or time.monotonic() - self._written_at > within:
+        """The key's value, if the owner said it was alive within `within` seconds and the consumer is; else None."""
+        now = time.monotonic()
+        if not self.broker.nc.is_connected or now - self._alive_at > within or now - self._heard_at > self.silent_after:
             return None
         return self._value
+
+    @property
+    def silent_after(self) -> float:
+        """How long the consumer may go unheard before it is taken for lost."""
+        return 3 * self.heartbeat
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_watching(), name=f"watch-{self.key}")
@@ -194,15 +190,14 @@ class CounterWatch:
         """Make the consumer, and make it again whenever the server has fallen silent."""
         await self.broker.ready.wait()
         watching = False
-        silent_after = 3 * self.heartbeat
         failed = False
         while True:
-            if time.monotonic() - self._heard_at > silent_after and self.broker.nc.is_connected:
+            if time.monotonic() - self._heard_at > self.silent_after and self.broker.nc.is_connected:
                 if watching:  # once per loss, not on every attempt
                     logger.warning("watch lost: watching again", extra={"key": self.key})
                 watching = await self._subscribe(quietly=failed)
                 failed = not watching
-            await asyncio.sleep(silent_after)
+            await asyncio.sleep(self.silent_after)
 
     async def _subscribe(self, *, quietly: bool) -> bool:
         await self._unsubscribe()
@@ -214,9 +209,16 @@ class CounterWatch:
             if generation == self._generation:  # not an earlier consumer's, still in flight
                 self._received(message)
 
+        async def alive(message: Msg) -> None:
+            if generation == self._generation:
+                self._alive(message)
+
         try:
+            self._subscriptions.append(
+                await self.broker.nc.subscribe(alive_subject_of(settings.bucket, self.key), cb=alive)
+            )
             inbox = self.broker.nc.new_inbox()
-            subscription = await self.broker.nc.subscribe(inbox, cb=received)
+            self._subscriptions.append(await self.broker.nc.subscribe(inbox, cb=received))
             config = ConsumerConfig(
                 name=f"{WATCH_PREFIX}{uuid.uuid4().hex}",
                 filter_subject=subject_of(settings.bucket, self.key),
@@ -228,7 +230,6 @@ class CounterWatch:
                 num_replicas=1,
                 mem_storage=True,
             )
-            self._subscription = subscription
             await self.broker.js.add_consumer(stream_of(settings.bucket), config)
         except (NatsError, TimeoutError, OSError) as error:
             if not quietly:
@@ -238,19 +239,27 @@ class CounterWatch:
         return True
 
     async def _unsubscribe(self) -> None:
-        subscription, self._subscription = self._subscription, None
+        subscriptions, self._subscriptions = self._subscriptions, []
         self._generation += 1
-        if subscription is not None:
+        for subscription in subscriptions:
             with contextlib.suppress(NatsError, TimeoutError, OSError):
                 await subscription.unsubscribe()
 
     def _received(self, message: Msg) -> None:
         if (message.headers or {}).get(STATUS) != HEARTBEAT:
-            try:
-                value = int(message.data or b"0")
-            except ValueError:
-                logger.error("counter unreadable", extra={"key": self.key})
-                return
-            self._value = value if self._value is None else max(self._value, value)
-            self._written_at = time.monotonic()
+            self._take(message)
         self._heard_at = time.monotonic()
+
+    def _alive(self, message: Msg) -> None:
+        if self._take(message):
+            self._alive_at = time.monotonic()
+
+    def _take(self, message: Msg) -> bool:
+        """Keep the value a message carries, never lowering what is held; False when it is unreadable."""
+        try:
+            value = int(message.data or b"0")
+        except ValueError:
+            logger.error("counter unreadable", extra={"key": self.key})
+            return False
+        self._value = value if self._value is None else max(self._value, value)
+        return True

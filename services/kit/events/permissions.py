@@ -9,9 +9,11 @@ is refused:
   acknowledge their messages, read and remove dead letters (an operator's replay), and make the
   one consumer every process has of its own: of `credentials.revoked` alone, pushed to its inbox
   (`services.kit.revocation`; the API subject names the filter, which the server holds it to);
-- of the key-value bucket (`services.kit.events.keyvalue`): write and read the keys it raises, and
-  make a consumer of each key it watches, pushed to its inbox (the API subject names the key);
-- subscribe to its own reply inbox only, where JetStream answers it and delivers what it pulls.
+- of the key-value bucket (`services.kit.events.keyvalue`): write and read the keys it raises and
+  publish their sign of life, and make a consumer of each key it watches, pushed to its inbox (the
+  API subject names the key), and hear that key's sign of life;
+- subscribe to its own reply inbox, where JetStream answers it and delivers what it pulls, and to
+  nothing else but the signs of life of the keys it watches.
 
 So no process creates, changes, purges or deletes a stream or a consumer, nor reads a subject
 through a consumer of its own making: the durable consumers are made, with their subjects, by the
@@ -28,7 +30,7 @@ import nkeys
 
 from services.kit.events.broker import stream_of
 from services.kit.events.envelope import nats_subject
-from services.kit.events.keyvalue import subject_of
+from services.kit.events.keyvalue import alive_subject_of, subject_of
 from services.kit.revocation import REVOKED_EVENT_TYPE
 from services.kit.settings import NatsSettings
 
@@ -77,10 +79,11 @@ def permissions(user: NatsUser, settings: NatsSettings) -> dict[str, Any]:
             publish.append(f"$JS.API.STREAM.INFO.{bucket}")
         for key in user.raises:
             held = subject_of(settings.bucket, key)
-            publish += [held, f"$JS.API.DIRECT.GET.{bucket}.{held}"]
+            publish += [held, f"$JS.API.DIRECT.GET.{bucket}.{held}", alive_subject_of(settings.bucket, key)]
         for key in user.watches:
             publish.append(f"$JS.API.CONSUMER.CREATE.{bucket}.*.{subject_of(settings.bucket, key)}")
-    return {"publish": {"allow": publish}, "subscribe": {"allow": [f"{user.inbox_prefix}.>"]}}
+    subscribe = [f"{user.inbox_prefix}.>", *(alive_subject_of(settings.bucket, key) for key in user.watches)]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
 def new_seed() -> str:
