@@ -184,7 +184,7 @@ async def report_csv(request: Request, key: str, calls: Calls, staff: Staff) -> 
         raise PageError(400, "Check the locality", "There is no such locality. Choose one from the dashboard.")
     text = await calls.text(report.path, measures.report_params(report, start, end, locality), CSV)
     name = f"{key}-{start.isoformat()}-to-{end.isoformat()}"
-    if locality and report.locality:
+    if locality:
         name += "-" + re.sub(r"[^A-Za-z0-9_-]", "", locality)
     return Response(
         text,

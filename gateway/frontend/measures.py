@@ -19,16 +19,16 @@ NOT_RECORDED = "not_recorded"  # the reports' group for a plan without the value
 
 @dataclass(frozen=True)
 class Report:
-    """A report the dashboard reads: its path, and whether it counts a period, or a day, and takes a locality."""
+    """A report the dashboard reads: its path, and whether it counts a period or a day. Every one takes
+    `locality=`: the plan service's reports and the assessment service's front door alike."""
 
     path: str
     period: bool = True  # `from` and `to`; otherwise the report counts one day
     on_day: bool = False  # `on`: the period's last day
-    locality: bool = True  # `locality=`: the plan service's reports take it, the assessment service's front door not
 
 
 REPORTS = {
-    "front-door": Report("/reports/front-door", locality=False),
+    "front-door": Report("/reports/front-door"),
     "open-work": Report("/reports/open-work", period=False, on_day=True),
     "assessments-started": Report("/reports/assessments-started"),
     "re-referrals": Report("/reports/re-referrals"),
@@ -46,7 +46,7 @@ def report_params(report: Report, start: date, end: date, locality: str | None) 
         params |= {"from": start.isoformat(), "to": end.isoformat()}
     if report.on_day:
         params["on"] = end.isoformat()
-    if locality and report.locality:
+    if locality:
         params["locality"] = locality
     return params
 
@@ -63,7 +63,6 @@ class Figure:
     definition: str
     notes: list[str] = field(default_factory=list)
     maximum: float | None = None  # 1 for shares, so that 50% fills half the chart
-    whole_council: bool = False  # counted for every locality: the report takes none
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,10 @@ def _counted(label: str, count: int) -> tuple[Bar, tuple[str, str]]:
 
 
 def _counts(key: str, heading: str, columns: tuple[str, str], counted: list[tuple[str, int]], definition: str,
-            notes: list[str] | None = None, whole_council: bool = False) -> Figure:  # fmt: skip
+            notes: list[str] | None = None) -> Figure:  # fmt: skip
     pairs = [_counted(label, count) for label, count in counted]
     return Figure(key, heading, [bar for bar, _ in pairs], columns, [row for _, row in pairs], definition,
-                  notes or [], whole_council=whole_council)  # fmt: skip
+                  notes or [])  # fmt: skip
 
 
 def front_door(report: dict[str, Any]) -> Figure:
@@ -130,7 +129,6 @@ def front_door(report: dict[str, Any]) -> Figure:
         report["definition"],
         [f"{report['within_10_working_days']} of {report['decided']} decided within 10 working days of the request "
          f"({share(report['share_within_10_working_days'])})."],
-        whole_council=True,
     )  # fmt: skip
 
 

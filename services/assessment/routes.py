@@ -619,13 +619,23 @@ def _report_period(
 async def front_door_report(
     session: SessionDep,
     principal: ReadsReports,
+    localities: LocalitiesDep,
     period: Annotated[ReportPeriod, Depends(_report_period)],
     by: Annotated[
         str | None,
         Query(
             max_length=40,
-            description="a breakdown: agency; any other is a 400",
+            description="a breakdown: agency (the requesting organisation) or locality (the family's); any other "
+            "is a 400",
             json_schema_extra={"enum": list(reports.BREAKDOWNS)},
+        ),
+    ] = None,
+    locality: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="only the families of this locality (a code of the council's lookup, as the plan service's "
+            "GET /reports/localities lists them)",
         ),
     ] = None,
     fmt: Annotated[
@@ -634,7 +644,7 @@ async def front_door_report(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Front-door decisions in the period by outcome; the share within 10 working days of the request."""
-    report, rows = await reports.front_door(session, principal, period, by)
+    report, rows = await reports.front_door(session, principal, localities, period, by, locality)
     if fmt == "csv" or (fmt is None and accept is not None and CSV_MEDIA_TYPE in accept):
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(FrontDoorOutcome.model_fields))

@@ -314,6 +314,7 @@ class FrontDoorTimeliness(BaseModel):
 class FrontDoor(BaseModel):
     period: ReportPeriod
     by: str | None
+    locality: str | None = Field(description="the locality code the report is narrowed to; null for every family")
     definition: str
     decided: int
     within_10_working_days: int

@@ -737,24 +737,30 @@ async def stepped_down(
 STEP_DOWN, FRONT_DOOR, OWN_ASSESSMENT = "step_down_from_social_care", "front_door_request", "agency_assessment"
 
 
+class Sourced(NamedTuple):
+    group: str | None
+    source: str
+    plans: int
+
+
 async def plan_sources(
-    session: AsyncSession, visible_to: str | None, start: date, end: date, locality: str | None
-) -> list[tuple[str, int]]:
-    """(where it came from, how many) of the plans opened in the period: a step-down from social care, a request
-    for support through the front door, or an agency's own assessment."""
+    session: AsyncSession, visible_to: str | None, start: date, end: date, by: str | None, locality: str | None
+) -> list[Sourced]:
+    """How many of the plans opened in the period came from each source, per group: a step-down from social
+    care, a request for support through the front door, or an agency's own assessment."""
     source = case(
         (col(Plan.stepped_down_from).is_not(None), STEP_DOWN),
         (col(Plan.requested_on).is_not(None), FRONT_DOOR),
         else_=OWN_ASSESSMENT,
     ).label("source")
     statement = (
-        _plans(visible_to, source, func.count())
+        _plans(visible_to, _group(by), source, func.count().label("plans"))
         .select_from(Plan)
         .where(*_in(col(Plan.opened_on), start, end), col(Plan.status) != DISCARDED)
-        .group_by(source)
+        .group_by(*_grouped(by), source)
     )
-    statement = _profiled(statement, None, locality, Plan.family_id)
-    return [(found, n) for found, n in await session.execute(statement)]
+    statement = _profiled(statement, by, locality, Plan.family_id)
+    return cast(list[Sourced], (await session.execute(statement)).all())
 
 
 async def request_sources(

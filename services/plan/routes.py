@@ -610,18 +610,19 @@ async def claims(
     return _report(await service.reports.claims(session, principal, period, locality), "claims", fmt, accept)
 
 
-@reports.get("/referral-sources", response_model=ReferralSources, responses=CSV_RESPONSE)
+@reports.get("/referral-sources", response_model=ReferralSources, responses=BY_RESPONSES)
 async def referral_sources(
     session: SessionDep,
     principal: ReadsReports,
     period: PeriodDep,
+    by: By = None,
     locality: Locality = None,
     fmt: Format = None,
     accept: Accept = None,
 ) -> Response:
     """Where early help came from: plans opened by source (a step-down, the front door, an agency's assessment),
     and requests for support by who made them, each with its share."""
-    answer = await service.reports.referral_sources(session, principal, period, locality)
+    answer = await service.reports.referral_sources(session, principal, period, by, locality)
     return _report(answer, "referral-sources", fmt, accept)
 
 

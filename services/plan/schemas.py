@@ -792,14 +792,22 @@ class SourceRow(BaseModel):
     share: float | None
 
 
+class SourceGroupRow(BaseModel):
+    group: str
+    plans_opened: int
+    plan_sources: list[SourceRow] = Field(description="each with its share of the group's plans")
+
+
 class ReferralSources(BaseModel):
     period: Period
+    by: str | None
     locality: str | None
     definition: str
     plans_opened: int
     plan_sources: list[SourceRow]
     requests_for_support: int
     request_sources: list[SourceRow]
+    groups: list[SourceGroupRow] = Field(description="the plans opened, one row a value of `by`; empty without `by`")
 
 
 class NeedRow(BaseModel):

@@ -12,7 +12,8 @@ from sqlmodel import col
 from services.plan.models import ReportingChild, ReportingFamily
 from tests.support.organisations import Organisation
 from tests.support.plan import EVERY_SCOPE, PlanStack
-from tests.support.samples import nhs_numbers
+from tests.support.problems import assert_problem
+from tests.support.samples import assessment_answers, nhs_numbers, submitted_sample
 from tests.support.waiting import eventually
 
 TODAY = date.today()
@@ -304,3 +305,105 @@ async def test_assessments_started_give_shares_and_rates_per_10000_children_over
     northfield = await _report(stack, council, "assessments-started", locality="northfield")
     assert (northfield["total"], northfield["children"], northfield["rate_per_10000_children"]) == (1, 12400, 0.8)
     assert [row["locality"] for row in northfield["by_locality"]] == ["northfield"]
+
+
+async def test_referral_sources_give_each_groups_plans_by_source_beside_totals_that_count_each_plan_once(
+    plan_stack: PlanStack,
+) -> None:
+    stack, council = plan_stack, _council(plan_stack)
+    families = {}
+    for name, members in FAMILIES.items():
+        response = await stack.assessment.post("/families", json={"members": members}, headers=council.headers)
+        assert response.status_code == 201, response.text
+        families[name] = response.json()["id"]
+    # Today A (Northfield) asked for support first and B (Eastgate) was assessed by an agency. C (no locality) was
+    # assessed by an agency in February 2025, outside the period, and its plan stepped up and down again today.
+    request = await stack.assessment.post(
+        "/assessments", json=submitted_sample(families["a"], "request-for-support"), headers=council.headers
+    )
+    assert request.status_code == 201, request.text
+    for name in ("a", "b"):
+        await stack.submit(council, families[name], assessment_answers(started=TODAY.isoformat()))
+    await stack.submit(council, families["c"], assessment_answers(started="2025-02-17"))
+    stepped_up = await stack.change(
+        council,
+        await stack.active_plan(council, families["c"], activated_on=TODAY.isoformat()),
+        "/step-up",
+        {"reason": "Strategy discussion.", "stepped_up_on": TODAY.isoformat()},
+    )
+    await stack.change(council, stepped_up, "/step-down", {})
+    for name in ("a", "b"):
+        await stack.opened_plan(council, families[name])
+    await _profiled(stack, len(FAMILIES))
+    today = {"from": TODAY.isoformat(), "to": TODAY.isoformat()}
+
+    by_place = await _report(stack, council, "referral-sources", by="locality", **today)
+    assert (by_place["by"], by_place["plans_opened"], by_place["requests_for_support"]) == ("locality", 3, 1)
+    assert by_place["plan_sources"] == [
+        {"source": "agency_assessment", "count": 1, "share": 0.3333},
+        {"source": "front_door_request", "count": 1, "share": 0.3333},
+        {"source": "step_down_from_social_care", "count": 1, "share": 0.3333},
+    ]
+    assert by_place["groups"] == [
+        {"group": "eastgate", "plans_opened": 1,
+         "plan_sources": [{"source": "agency_assessment", "count": 1, "share": 1.0}]},
+        {"group": "northfield", "plans_opened": 1,
+         "plan_sources": [{"source": "front_door_request", "count": 1, "share": 1.0}]},
+        {"group": "not_recorded", "plans_opened": 1,
+         "plan_sources": [{"source": "step_down_from_social_care", "count": 1, "share": 1.0}]},
+    ]  # fmt: skip
+    assert by_place["request_sources"] == [{"source": "council", "count": 1, "share": 1.0}]  # not broken down
+    assert "it counts plans" in by_place["definition"] and "each plan once" in by_place["definition"]
+
+    # By age band each child counts in their band: A's plan is in two groups, yet the total counts it once.
+    by_age = await _report(stack, council, "referral-sources", by="age_band", **today)
+    assert (by_age["plans_opened"], "it counts children" in by_age["definition"]) == (3, True)
+    assert {row["group"]: (row["plans_opened"], [(s["source"], s["count"]) for s in row["plan_sources"]])
+            for row in by_age["groups"]} == {
+        "1_to_4": (1, [("front_door_request", 1)]),
+        "5_to_9": (1, [("front_door_request", 1)]),
+        "16_to_17": (1, [("agency_assessment", 1)]),
+        "not_recorded": (1, [("step_down_from_social_care", 1)]),  # Ife: no birth date
+    }  # fmt: skip
+
+    northfield = await _report(stack, council, "referral-sources", by="agency", locality="northfield", **today)
+    assert (northfield["locality"], northfield["plans_opened"], northfield["requests_for_support"]) == (
+        "northfield", 1, 1,
+    )  # fmt: skip
+    assert northfield["groups"] == [
+        {"group": "org-council", "plans_opened": 1,
+         "plan_sources": [{"source": "front_door_request", "count": 1, "share": 1.0}]},
+    ]  # fmt: skip
+    eastgate = await _report(stack, council, "referral-sources", locality="eastgate", **today)
+    assert (eastgate["by"], eastgate["plans_opened"], eastgate["requests_for_support"], eastgate["groups"]) == (
+        None, 1, 0, [],
+    )  # fmt: skip
+    # C's first plan counts in February 2025, when it opened, and the request of today not at all.
+    february = await _report(
+        stack, council, "referral-sources", by="locality", **{"from": "2025-02-01", "to": "2025-02-28"}
+    )
+    assert (february["plans_opened"], february["requests_for_support"]) == (1, 0)
+    assert february["groups"] == [
+        {"group": "not_recorded", "plans_opened": 1,
+         "plan_sources": [{"source": "agency_assessment", "count": 1, "share": 1.0}]},
+    ]  # fmt: skip
+
+    as_csv = await stack.plans.get(
+        "/reports/referral-sources",
+        params={"by": "locality", **today},
+        headers={**council.headers, "Accept": "text/csv"},
+    )
+    assert as_csv.status_code == 200 and as_csv.text.splitlines() == [
+        "group,counted,source,count,share",
+        ",plans,agency_assessment,1,0.3333",
+        ",plans,front_door_request,1,0.3333",
+        ",plans,step_down_from_social_care,1,0.3333",
+        "eastgate,plans,agency_assessment,1,1.0",
+        "northfield,plans,front_door_request,1,1.0",
+        "not_recorded,plans,step_down_from_social_care,1,1.0",
+        ",requests_for_support,council,1,1.0",
+    ]
+    refused = await stack.plans.get("/reports/referral-sources", params={"by": "postcode"}, headers=council.headers)
+    assert assert_problem(refused, 400, "unsupported-breakdown")["supported"] == sorted(
+        ["level_of_need", "lead_agency", "agency", "locality", "age_band", "sex", "ethnicity"]
+    )

@@ -1,6 +1,6 @@
 """Families: registered once with their members and identifiers, found by identifier, read with a basis."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,7 +12,7 @@ from services.assessment import repository
 from services.assessment.clients import Consent
 from services.assessment.demographics import age_band
 from services.assessment.identifiers import IdentifierSystem, normalise
-from services.assessment.localities import Localities
+from services.assessment.localities import Localities, Locality
 from services.assessment.models import Family, Person, PersonIdentifier
 from services.assessment.schemas import ChildProfile, FamilyIn, ReportingProfile
 from services.assessment.service.access import authorise, record
@@ -130,6 +130,13 @@ async def match_family(session: AsyncSession, identifiers: Sequence[tuple[str, s
     return await repository.family_of_member_born(session, keys, born) if keys else None
 
 
+def family_locality(localities: Localities, postcodes: Iterable[str | None]) -> Locality | None:
+    """The family's locality, from its members' postcodes in the order the members were given: that of the first
+    the council's lookup places; None when it places none. The reporting profile and the front door's report both
+    answer it, so that a family is in the same locality in every report."""
+    return next((found for postcode in postcodes if (found := localities.of(postcode)) is not None), None)
+
+
 async def reporting_profile(
     session: AsyncSession, principal: Principal, localities: Localities, family_id: str, on: date
 ) -> ReportingProfile:
@@ -141,7 +148,7 @@ async def reporting_profile(
     """
     await require_family(session, family_id)
     people = await repository.members(session, [family_id])
-    place = next((found for person in people if (found := localities.of(person.postcode)) is not None), None)
+    place = family_locality(localities, (person.postcode for person in people))
     profile = ReportingProfile(
         family_id=family_id,
         on=on,

@@ -46,6 +46,7 @@ from services.plan.schemas import (
     ReferralSources,
     ReReferrals,
     ReviewsOverdue,
+    SourceGroupRow,
     SourceRow,
     StartedByType,
     StartedInLocality,
@@ -659,6 +660,10 @@ REFERRAL_SOURCES = (
     "each with its share of the plans opened. And the requests for support submitted in the period, by the type "
     "of organisation that made them, each with its share. Counts plans and requests."
 )
+REFERRAL_SOURCES_BY = (
+    " With a breakdown, the plans opened are given per group too, each source with its share of its group; the "
+    "requests for support are not broken down."
+)
 
 
 def _sources(found: Sequence[tuple[str, int]]) -> tuple[int, list[SourceRow]]:
@@ -666,21 +671,44 @@ def _sources(found: Sequence[tuple[str, int]]) -> tuple[int, list[SourceRow]]:
     return total, [SourceRow(source=s, count=n, share=_share(n, total)) for s, n in sorted(found)]
 
 
-async def referral_sources(session: AsyncSession, principal: Principal, period: Period, locality: str | None) -> Answer:
+async def referral_sources(
+    session: AsyncSession, principal: Principal, period: Period, by: str | None, locality: str | None
+) -> Answer:
     """Plans opened in the period by where they came from, and requests for support by who made them."""
-    visible_to = _visible_to(principal)
-    plans, plan_rows = _sources(await repository.plan_sources(session, visible_to, period.start, period.end, locality))
+    by = breakdown(by, BY_PLAN)
+    visible_to, start, end = _visible_to(principal), period.start, period.end
+    everyone = await repository.plan_sources(session, visible_to, start, end, None, locality)
+    plans, plan_rows = _sources([(row.source, row.plans) for row in everyone])
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in await repository.plan_sources(session, visible_to, start, end, by, locality) if by else []:
+        groups[_label(row.group)][row.source] += row.plans
+    group_rows: list[SourceGroupRow] = []
+    for group, found in sorted(groups.items()):
+        opened, sources = _sources(list(found.items()))
+        group_rows.append(SourceGroupRow(group=group, plans_opened=opened, plan_sources=sources))
     since, before = _midnight(period.start), _midnight(period.end + timedelta(days=1))
     requests, request_rows = _sources(await repository.request_sources(session, visible_to, since, before, locality))
     report = ReferralSources(
         period=period,
+        by=by,
         locality=locality,
-        definition=REFERRAL_SOURCES,
+        definition=_counting(REFERRAL_SOURCES + REFERRAL_SOURCES_BY + TOTALS_BESIDE_GROUPS, by)
+        if by
+        else REFERRAL_SOURCES,
         plans_opened=plans,
         plan_sources=plan_rows,
         requests_for_support=requests,
         request_sources=request_rows,
+        groups=group_rows,
     )
+    # By a breakdown the CSV gives each group's plans between everyone's and the requests, `group` empty for
+    # everyone; without one it is as it was.
+    if by:
+        rows = [{"group": None, "counted": "plans", **row.model_dump()} for row in plan_rows]
+        for counted in group_rows:
+            rows += [{"group": counted.group, "counted": "plans", **row.model_dump()} for row in counted.plan_sources]
+        rows += [{"group": None, "counted": "requests_for_support", **row.model_dump()} for row in request_rows]
+        return report, rows
     rows = [{"counted": "plans", **row.model_dump()} for row in plan_rows]
     rows += [{"counted": "requests_for_support", **row.model_dump()} for row in request_rows]
     return report, rows
