@@ -20,6 +20,7 @@ from services.plan.events import AssessmentEvents, PlanOpenings
 from services.plan.outcomes_plan import load_outcomes_plan
 from services.plan.population import load_population
 from services.plan.service import announce_reviews_due
+from services.plan.service.reporting_profiles import filling_missing_profiles
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 PURGE_EVERY_SECONDS = 3600.0
@@ -57,6 +58,7 @@ def create_app(settings: PlanSettings | None = None) -> FastAPI:
             await jobs.enter_async_context(
                 running_every(database, PURGE_EVERY_SECONDS, purge_expired, "idempotency-purge")
             )
+            await jobs.enter_async_context(filling_missing_profiles(database, app.state.findings))
             yield
 
     app = create_service_app(

@@ -287,6 +287,34 @@ async def replace_reporting_profile(
     session.add_all(children)
 
 
+async def unprofiled_families(
+    session: AsyncSession, limit: int, passed_over: Collection[str]
+) -> list[tuple[str, date]]:
+    """Up to `limit` families with a plan or an assessment but no reporting profile kept (none in `passed_over`),
+    each with the day of its latest plan opening or assessment start."""
+    kept = select(col(ReportingFamily.family_id))
+    latest: dict[str, date] = {}
+    for family, day in (
+        (col(PlanEpisode.family_id), func.max(col(PlanEpisode.opened_on))),
+        (col(AssessmentRecord.family_id), func.max(col(AssessmentRecord.started_at))),
+    ):
+        statement = (
+            select(family, day)
+            .where(family.not_in(kept), family.not_in(passed_over))
+            .group_by(family)
+            .order_by(family)
+            .limit(limit)
+        )
+        for family_id, found in await session.execute(statement):
+            on = found.date() if isinstance(found, datetime) else found
+            latest[family_id] = max(latest.get(family_id, on), on)
+    return sorted(latest.items())[:limit]
+
+
+async def profiled(session: AsyncSession, family_id: str) -> bool:
+    return await session.get(ReportingFamily, family_id) is not None
+
+
 async def profiled_localities(session: AsyncSession) -> list[tuple[str, str | None]]:
     """(code, name) of every locality a family is kept in."""
     statement = (

@@ -3,13 +3,15 @@ ethnicity (read from the assessment service when a plan opens or reopens), break
 narrows them to a locality, and lists the localities with the council's child population. No reporting table and
 no answer holds a name, date of birth, NHS number or postcode."""
 
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, inspect, select, text
 from sqlmodel import col
 
-from services.plan.models import ReportingChild, ReportingFamily
+from services.plan.models import AssessmentRecord, ReportingChild, ReportingFamily
+from services.plan.service.reporting_profiles import fill_missing_profiles
 from tests.support.organisations import Organisation
 from tests.support.plan import EVERY_SCOPE, PlanStack
 from tests.support.problems import assert_problem
@@ -243,6 +245,48 @@ async def test_a_reopened_plan_reads_the_familys_profile_again(plan_stack: PlanS
         ("1_to_4", "male", "black_african"),
         ("5_to_9", "female", "white_british"),
     ]
+
+
+async def test_families_recorded_before_profiles_were_read_are_profiled_at_start_and_placed_in_the_reports(
+    plan_stack: PlanStack,
+) -> None:
+    """A's plan opened before the reports kept profiles (its rows removed here, as an upgraded council's records have
+    none), and an assessment of a family the assessment service does not know: the fill run at start profiles A as
+    its opening's event would have, passes the unknown family over, and ends."""
+    stack, council = plan_stack, _council(plan_stack)
+    plans = await _active_plans(stack, council)
+    family_id = plans["a"]["family_id"]
+    before = await _report(stack, council, "open-work", by="locality")
+    async with stack.plan_app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(delete(ReportingChild).where(col(ReportingChild.family_id) == family_id))
+        await session.execute(delete(ReportingFamily).where(col(ReportingFamily.family_id) == family_id))
+        session.add(
+            AssessmentRecord(
+                assessment_id=str(uuid.uuid4()),
+                family_id=str(uuid.uuid4()),
+                organisation_id="org-council",
+                organisation_type="council",
+                form_key="early-help-assessment",
+                started_at=datetime.now(UTC),
+            )
+        )
+    unplaced = await _report(stack, council, "open-work", by="locality")
+    assert _groups(unplaced, "plans") == {"eastgate": (1,), "not_recorded": (2,)}  # A placed nowhere
+
+    app = stack.plan_app
+    assert await fill_missing_profiles(app.state.database, app.state.findings) == 1
+    async with app.state.database.sessionmaker() as session:
+        kept = await session.get(ReportingFamily, family_id)
+        children = (
+            await session.scalars(select(ReportingChild).where(col(ReportingChild.family_id) == family_id))
+        ).all()
+    assert kept is not None and (kept.locality_code, kept.profiled_on) == ("northfield", TODAY)
+    assert sorted((c.age_band, c.sex, c.ethnicity) for c in children) == [
+        ("1_to_4", "male", "black_african"),
+        ("5_to_9", "female", "white_british"),
+    ]
+    assert await _report(stack, council, "open-work", by="locality") == before
+    assert await fill_missing_profiles(app.state.database, app.state.findings) == 0  # nothing left but the unknown
 
 
 async def test_no_reporting_table_or_answer_holds_a_name_birth_date_nhs_number_or_postcode(
