@@ -72,6 +72,20 @@ async def _profiled(stack: PlanStack, families: int) -> None:
     await eventually(kept)
 
 
+async def _family_a_profiled_today(stack: PlanStack, family_id: str) -> None:
+    """Family A's profile as its events would keep it today: Northfield, a boy of 4 and a girl of 9."""
+    async with stack.plan_app.state.database.sessionmaker() as session:
+        kept = await session.get(ReportingFamily, family_id)
+        children = (
+            await session.scalars(select(ReportingChild).where(col(ReportingChild.family_id) == family_id))
+        ).all()
+    assert kept is not None and (kept.locality_code, kept.profiled_on) == ("northfield", TODAY)
+    assert sorted((c.age_band, c.sex, c.ethnicity) for c in children) == [
+        ("1_to_4", "male", "black_african"),
+        ("5_to_9", "female", "white_british"),
+    ]
+
+
 async def _active_plans(stack: PlanStack, council: Organisation) -> dict[str, dict[str, Any]]:
     plans = {}
     for name, members in FAMILIES.items():
@@ -235,16 +249,7 @@ async def test_a_reopened_plan_reads_the_familys_profile_again(plan_stack: PlanS
 
     await stack.change(council, closed, "/reopen", {"reason": "The family asked for help again."})
     await _profiled(stack, 3)
-    async with stack.plan_app.state.database.sessionmaker() as session:
-        kept = await session.get(ReportingFamily, family_id)
-        children = (
-            await session.scalars(select(ReportingChild).where(col(ReportingChild.family_id) == family_id))
-        ).all()
-    assert kept is not None and (kept.locality_code, kept.profiled_on) == ("northfield", TODAY)
-    assert sorted((c.age_band, c.sex, c.ethnicity) for c in children) == [
-        ("1_to_4", "male", "black_african"),
-        ("5_to_9", "female", "white_british"),
-    ]
+    await _family_a_profiled_today(stack, family_id)
 
 
 async def test_families_recorded_before_profiles_were_read_are_profiled_at_start_and_placed_in_the_reports(
@@ -275,16 +280,7 @@ async def test_families_recorded_before_profiles_were_read_are_profiled_at_start
 
     app = stack.plan_app
     assert await fill_missing_profiles(app.state.database, app.state.findings) == 1
-    async with app.state.database.sessionmaker() as session:
-        kept = await session.get(ReportingFamily, family_id)
-        children = (
-            await session.scalars(select(ReportingChild).where(col(ReportingChild.family_id) == family_id))
-        ).all()
-    assert kept is not None and (kept.locality_code, kept.profiled_on) == ("northfield", TODAY)
-    assert sorted((c.age_band, c.sex, c.ethnicity) for c in children) == [
-        ("1_to_4", "male", "black_african"),
-        ("5_to_9", "female", "white_british"),
-    ]
+    await _family_a_profiled_today(stack, family_id)
     assert await _report(stack, council, "open-work", by="locality") == before
     assert await fill_missing_profiles(app.state.database, app.state.findings) == 0  # nothing left but the unknown
 
